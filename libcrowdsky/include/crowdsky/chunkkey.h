@@ -80,7 +80,7 @@ int cs_chunk_group(const struct cs_chunk_point *pts, size_t n, double radius_deg
 
 /* Key of group g as cs_chunk_group numbered it: the slot of its frames and their
  * mean pointing (mean of unit vectors, so a group straddling RA 0/360 averages
- * to ~0, not ~180). Writes out; optionally the mean pointing to *ret_ra/*ret_dec
+ * to ~0, not ~180). Writes out; optionally the mean pointing to *ret_ra and *ret_dec
  * (may be NULL). Returns CS_OK or CS_EINVAL (no frame in group g, or the unit
  * vectors cancel out). Thread-safe. */
 int cs_chunk_group_key(const struct cs_chunk_point *pts, size_t n, const int *group, int g,
