@@ -423,8 +423,8 @@ int cs_fits_reader_feed(struct cs_fits_reader *r, const void *data, size_t n, st
                         r->fed += n;
                         if (r->fed > limit)
                                 return fail(r, err, CS_EFITS,
-                                            "file is longer than its header and data (%llu bytes, expected at most %llu; extensions are not supported)",
-                                            (unsigned long long)r->fed, (unsigned long long)limit);
+                                            "file is longer than its header and data (expected at most %llu bytes; extensions are not supported)",
+                                            (unsigned long long)limit);
                         return CS_OK;
                 }
                 {
