@@ -91,6 +91,14 @@ bool cs_fits_reader_header_done(const struct cs_fits_reader *r);
 /* Number of bytes fed so far. */
 uint64_t cs_fits_reader_bytes_fed(const struct cs_fits_reader *r);
 
+/* Once the header is done: the header size and the unpadded data size the
+ * header announces, so a caller can check a declared length (Content-Length,
+ * multipart part size) before streaming the rest. The whole file must then be
+ * header + data bytes, or header + data rounded up to 2880.
+ * Returns CS_OK, or CS_EINVAL before END / after a failure (outputs untouched). */
+int cs_fits_reader_sizes(const struct cs_fits_reader *r, int64_t *ret_header_bytes,
+                         int64_t *ret_data_bytes);
+
 /* Ends the stream and checks the whole file: END seen, the file size against
  * the header + |BITPIX|/8 * prod(NAXISn) data (accepted: data padded to a 2880
  * multiple as the standard says, or unpadded as Seestar writes; shorter is

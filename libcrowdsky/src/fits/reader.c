@@ -86,6 +86,16 @@ uint64_t cs_fits_reader_bytes_fed(const struct cs_fits_reader *r)
         return r->fed;
 }
 
+int cs_fits_reader_sizes(const struct cs_fits_reader *r, int64_t *ret_header_bytes,
+                         int64_t *ret_data_bytes)
+{
+        if (!cs_fits_reader_header_done(r))
+                return CS_EINVAL;
+        *ret_header_bytes = r->header_bytes;
+        *ret_data_bytes = r->data_bytes;
+        return CS_OK;
+}
+
 /* Records the sticky failure and copies it to err. */
 __attribute__((format(printf, 4, 5)))
 static int fail(struct cs_fits_reader *r, struct cs_err *err, int code, const char *fmt, ...)
