@@ -692,6 +692,13 @@ CS_TEST(read_info_files)
         close(fd);
         CS_ASSERT_OK(cs_fits_read_info(path, &in, &err));
         CS_ASSERT_EQ(in.file_bytes, 2904);
+        /* longer than 64 KB past the header: the size comes from fstat, same reason */
+        CS_ASSERT_EQ(truncate(path, 200000), 0);
+        CS_ASSERT_EQ(cs_fits_read_info(path, &in, &err), CS_EFITS);
+        CS_ASSERT(strstr(err.msg, "longer than its header and data (expected at most 5760 bytes"));
+        CS_ASSERT_EQ(truncate(path, 5000), 0);
+        CS_ASSERT_EQ(cs_fits_read_info(path, &in, &err), CS_EFITS);
+        CS_ASSERT(strstr(err.msg, "does not match"));
         CS_ASSERT_EQ(truncate(path, 2900), 0);
         CS_ASSERT_EQ(cs_fits_read_info(path, &in, &err), CS_EFITS);
         CS_ASSERT(strstr(err.msg, "truncated data"));

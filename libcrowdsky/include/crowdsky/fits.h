@@ -113,8 +113,9 @@ int cs_fits_reader_finish(struct cs_fits_reader *r, uint64_t total_file_bytes,
                           struct cs_fits_info *ret_info, struct cs_err *err);
 
 /* Reads the file at path through the streaming reader (header and size checks
- * as cs_fits_reader_finish; the data is read and counted, not kept). Reasons are
- * prefixed with nothing: the caller adds the file name if it wants.
+ * as cs_fits_reader_finish). Reads the header only when path is a regular file
+ * (its size comes from fstat); anything else (a pipe) is read to its end and
+ * counted. Reasons are not prefixed: the caller adds the file name if it wants.
  * Returns CS_OK, CS_EIO (cannot open/read), or the reader's codes.
  * Thread-safe. */
 int cs_fits_read_info(const char *path, struct cs_fits_info *ret, struct cs_err *err);

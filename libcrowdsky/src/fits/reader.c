@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crowdsky/alloc.h"
@@ -492,6 +493,10 @@ int cs_fits_reader_finish(struct cs_fits_reader *r, uint64_t total_file_bytes,
         if (total < exact)
                 return fail(r, err, CS_EFITS, "truncated data (%llu bytes, expected %llu)",
                             (unsigned long long)total, (unsigned long long)exact);
+        if (total > padded)
+                return fail(r, err, CS_EFITS,
+                            "file is longer than its header and data (expected at most %llu bytes; extensions are not supported)",
+                            (unsigned long long)padded);
         if (total != exact && total != padded)
                 return fail(r, err, CS_EFITS,
                             "file size %llu does not match its header and data (expected %llu or %llu)",
@@ -509,6 +514,8 @@ int cs_fits_read_info(const char *path, struct cs_fits_info *ret, struct cs_err 
         struct cs_fits_reader *r = NULL;
         unsigned char *buf = NULL;
         const size_t bufsz = 1 << 16;
+        uint64_t total = CS_FITS_SIZE_FED;
+        struct stat st;
         int fd = -1, rc;
         ssize_t got;
 
@@ -532,8 +539,14 @@ int cs_fits_read_info(const char *path, struct cs_fits_info *ret, struct cs_err 
                 rc = cs_fits_reader_feed(r, buf, (size_t)got, err);
                 if (rc < 0)
                         goto out;
+                /* A regular file's size says the rest: no need to read the pixels. */
+                if (cs_fits_reader_header_done(r) && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+                    (uint64_t)st.st_size >= cs_fits_reader_bytes_fed(r)) {
+                        total = (uint64_t)st.st_size;
+                        break;
+                }
         }
-        rc = cs_fits_reader_finish(r, CS_FITS_SIZE_FED, ret, err);
+        rc = cs_fits_reader_finish(r, total, ret, err);
 out:
         if (fd >= 0)
                 close(fd);
