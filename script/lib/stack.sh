@@ -247,6 +247,13 @@ stack_start_nginx() {
 	stack__log "nginx up on 127.0.0.1:$STACK_PORT"
 }
 
+# up = socket there; gives up at once (true for stack__wait) if the process died
+stack__fcgi_up() {
+	[ -S "$S_FCGI_SOCK" ] && return 0
+	stack__alive "$S_RUN/fcgi.pid" crowdsky-fcgi || return 0
+	return 1
+}
+
 stack_start_fcgi() {
 	if stack__alive "$S_RUN/fcgi.pid" crowdsky-fcgi; then
 		return 0
@@ -254,7 +261,8 @@ stack_start_fcgi() {
 	rm -f "$S_FCGI_SOCK"
 	setsid "$S_FCGI_BIN" serve --config "$S_CONFIG" </dev/null >>"$S_LOG/fcgi.log" 2>&1 &
 	echo $! >"$S_RUN/fcgi.pid"
-	if ! stack__wait 20 test -S "$S_FCGI_SOCK"; then
+	stack__wait 20 stack__fcgi_up
+	if [ ! -S "$S_FCGI_SOCK" ]; then
 		stack__log "crowdsky-fcgi did not open $S_FCGI_SOCK, see $S_LOG/fcgi.log:"
 		tail -n 5 "$S_LOG/fcgi.log" >&2
 		return 1
@@ -324,7 +332,7 @@ stack_start() {
 	stack_setup_db || return 1
 	stack_start_fcgi || rc=1
 	stack_start_nginx || return 1
-	if ! stack__wait 20 stack_health; then
+	if ! stack__wait "$([ $rc = 0 ] && echo 20 || echo 1)" stack_health; then
 		stack__log "GET /health did not answer 200 on 127.0.0.1:$STACK_PORT"
 		rc=1
 	fi
