@@ -18,6 +18,9 @@ if ! command -v clang >/dev/null 2>&1; then
         echo "run-fuzz.sh: clang is not installed (apt-get install clang)" >&2
         exit 1
 fi
+# One configure/compile at a time when runs overlap (script/test and a developer).
+exec 9>"$build.lock"
+flock 9
 if [ ! -f "$build/build.ninja" ]; then
         # Instrument the library too (fuzzer-no-link), not only the target.
         CC=clang meson setup "$build" "$src" -Dfuzz=true -Dbuildtype=debugoptimized \
@@ -32,20 +35,23 @@ meson compile -C "$build" "fuzz_$target" >"$build/compile.log" 2>&1 || {
         exit 1
 }
 
+flock -u 9
+
 work="$build/corpus-$target"
 crashes="$build/crashes"
 mkdir -p "$work" "$crashes"
-# Each run writes fuzz-<pid>.log; keep the summary lines.
+# Each run writes its own log (runs may overlap in one build folder).
+log="$build/fuzz-$target-$$.log"
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 "$build/tests/fuzz/fuzz_$target" "$work" "$here/corpus/$target" \
-        -max_total_time="$secs" -max_len=12000 -timeout=10 -rss_limit_mb=2048 \
-        -artifact_prefix="$crashes/" -print_final_stats=1 >"$build/fuzz-$target.log" 2>&1 || status=$?
-grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' "$build/fuzz-$target.log" || true
+        -max_total_time="$secs" -max_len=16384 -timeout=10 -rss_limit_mb=2048 \
+        -artifact_prefix="$crashes/" -print_final_stats=1 >"$log" 2>&1 || status=$?
+grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' "$log" || true
 if [ "$status" -ne 0 ]; then
-        echo "run-fuzz.sh: fuzz_$target failed (status $status); log: $build/fuzz-$target.log" >&2
-        grep -E 'ERROR|check failed|SUMMARY|artifact' "$build/fuzz-$target.log" >&2 || true
+        echo "run-fuzz.sh: fuzz_$target failed (status $status); log: $log" >&2
+        grep -E 'ERROR|check failed|SUMMARY|artifact' "$log" >&2 || true
         exit 1
 fi
 echo "run-fuzz.sh: fuzz_$target ran ${secs}s without a crash"

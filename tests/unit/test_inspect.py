@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """crowdsky-worker inspect (SPEC section 3): JSON lines and exit codes on real
 Seestar frames and on hand-made bad files, each refused with its reason."""
+import datetime
 import json
 import os
 import subprocess
@@ -28,6 +29,17 @@ def inspect(*files):
     p = subprocess.run([WORKER, "inspect", *files], capture_output=True, text=True, timeout=60)
     lines = [json.loads(line) for line in p.stdout.splitlines()]
     return p.returncode, lines, p.stderr
+
+
+def chunk_key(date_obs, ra, dec):
+    """SPEC section 5, written independently of the C code."""
+    t = datetime.datetime.fromisoformat(date_obs.rstrip("Z"))
+    slot = (t.hour * 3600 + t.minute * 60 + t.second) // 900
+    r = "%.1f" % (ra % 360.0)
+    r = "0.0" if r == "360.0" else r
+    d = "%+.1f" % dec
+    d = "+0.0" if d == "-0.0" else d
+    return "%04d%02d%02d.%02d_%s_%s" % (t.year, t.month, t.day, slot, r, d)
 
 
 def card(text):
@@ -90,6 +102,34 @@ def main():
         keys = {o["chunk_key"] for o in out}
         check(keys == {"20250327.05_193.0_+41.0", "20250327.05_193.1_+41.0",
                        "20250409.83_193.0_+41.0", "20250630.02_315.6_+68.3"}, "real keys %s" % keys)
+
+    # Frames from `simulate`, checked against its truth.json and a key computed here.
+    sim = os.path.join(tmp, "sim")
+    p = subprocess.run([WORKER, "simulate", "--out", sim, "--frames", "4", "--width", "64",
+                        "--height", "48", "--threads", "1", "--start", "2025-01-15T19:44:40",
+                        "--ra", "359.97", "--dec", "-0.04", "--object", "NGC 1"],
+                       capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "simulate ran: %s" % p.stderr)
+    if p.returncode == 0:
+        with open(os.path.join(sim, "truth.json")) as f:
+            truth = json.load(f)
+        files = [os.path.join(sim, fr["file"]) for fr in truth["frames"]]
+        rc, out, err = inspect(*files)
+        check(rc == 0 and len(out) == 4, "inspect on simulated frames: rc %d %s" % (rc, err))
+        for o, fr in zip(out, truth["frames"]):
+            check(o["ok"] and o["date_obs"] == fr["date_obs"], "sim date_obs %r vs %r" % (o, fr))
+            check(o["width"] == truth["width"] == 64 and o["height"] == truth["height"] == 48, "sim size")
+            check(o["bayer"] == truth["bayer"] and o["object"] == "NGC 1", "sim bayer/object %r" % o)
+            check(abs(o["ra"] - truth["ra"]) < 1e-9 and abs(o["dec"] - truth["dec"]) < 1e-9, "sim pointing")
+            check(o["exptime"] == truth["exptime"], "sim exptime")
+            check(o["chunk_key"] == chunk_key(fr["date_obs"], truth["ra"], truth["dec"]),
+                  "sim key %r vs %r" % (o["chunk_key"], chunk_key(fr["date_obs"], truth["ra"], truth["dec"])))
+        # 19:44:40 + 11 s cadence crosses the 19:45 slot edge; RA 359.97 -> 0.0, Dec -0.04 -> +0.0
+        check([o["chunk_key"] for o in out] == ["20250115.78_0.0_+0.0"] * 2 + ["20250115.79_0.0_+0.0"] * 2,
+              "sim keys %r" % [o["chunk_key"] for o in out])
+        for name in os.listdir(sim):
+            os.unlink(os.path.join(sim, name))
+        os.rmdir(sim)
 
     # Hand-made files: a good one and bad ones, each with its reason.
     cases = [
