@@ -1,12 +1,85 @@
-/* cmd_serve.c - crowdsky-fcgi serve (placeholder until its issue lands). */
+/* cmd_serve.c - crowdsky-fcgi serve [--config FILE]: the responder pool. */
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "cmds.h"
+#include "pool.h"
+#include "crowdsky/log.h"
+#include "crowdsky/rand.h"
+
+#define LOGIN_MAX_FAILURES 10
+#define LOGIN_WINDOW_SECONDS (15 * 60)
+#define THROTTLE_MAX_KEYS 100000
+#define CREDCACHE_ENTRIES 4096
+#define CREDCACHE_TTL_SECONDS 120
+#define LISTEN_BACKLOG 256
+
+static void set_log_level(const char *s)
+{
+        if (!strcasecmp(s, "error"))
+                cs_log_set_level(CS_LOG_ERROR);
+        else if (!strcasecmp(s, "warn"))
+                cs_log_set_level(CS_LOG_WARN);
+        else if (!strcasecmp(s, "debug"))
+                cs_log_set_level(CS_LOG_DEBUG);
+        else
+                cs_log_set_level(CS_LOG_INFO);
+}
 
 int cmd_serve(int argc, char **argv)
 {
-        (void)argc;
-        (void)argv;
-        fprintf(stderr, "crowdsky-fcgi: 'serve' is not built yet\n");
-        return 1;
+        static struct cs_app app;
+        struct cs_err err = CS_ERR_INIT;
+        const char *conf = NULL;
+        int i, fd, rc;
+
+        for (i = 1; i < argc; i++) {
+                if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+                        conf = argv[++i];
+                } else if (!strncmp(argv[i], "--config=", 9)) {
+                        conf = argv[i] + 9;
+                } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+                        printf("usage: crowdsky-fcgi serve [--config FILE]\n");
+                        return 0;
+                } else {
+                        fprintf(stderr, "crowdsky-fcgi serve: unknown argument '%s'\n", argv[i]);
+                        return 2;
+                }
+        }
+        if (cs_config_load(conf, &app.cfg, &err) < 0) {
+                fprintf(stderr, "crowdsky-fcgi: %s\n", err.msg);
+                return 1;
+        }
+        set_log_level(app.cfg.log_level);
+        if (app.cfg.fcgi_threads < 1 || app.cfg.fcgi_threads > 256) {
+                fprintf(stderr, "crowdsky-fcgi: fcgi_threads must be 1..256, not %d\n", app.cfg.fcgi_threads);
+                return 1;
+        }
+        if (!app.cfg.site_secret[0]) {
+                /* keyed hashes then only live as long as this process */
+                cs_log_warn("site_secret is not set; using a random one for this process");
+                if (cs_random_hex(app.cfg.site_secret, 32, &err) < 0) {
+                        fprintf(stderr, "crowdsky-fcgi: %s\n", err.msg);
+                        return 1;
+                }
+        }
+        app.nthreads = app.cfg.fcgi_threads;
+        app.started_at = cs_now();
+        app.throttle = cs_throttle_new(LOGIN_MAX_FAILURES, LOGIN_WINDOW_SECONDS, THROTTLE_MAX_KEYS);
+        app.credcache = cs_credcache_new(CREDCACHE_ENTRIES, CREDCACHE_TTL_SECONDS);
+        if (FCGX_Init() != 0) {
+                fprintf(stderr, "crowdsky-fcgi: FCGX_Init failed\n");
+                return 1;
+        }
+        fd = cs_pool_listen(app.cfg.fcgi_listen, LISTEN_BACKLOG, &err);
+        if (fd < 0) {
+                fprintf(stderr, "crowdsky-fcgi: %s\n", err.msg);
+                return 1;
+        }
+        cs_log_info("listening on '%s' version=%s", app.cfg.fcgi_listen, CS_VERSION);
+        rc = cs_pool_run(&app, fd);
+        app.throttle = cs_throttle_free(app.throttle);
+        app.credcache = cs_credcache_free(app.credcache);
+        return rc;
 }

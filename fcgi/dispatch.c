@@ -1,0 +1,508 @@
+/* dispatch.c - one request from accept to log line: route lookup, query
+ * arguments, body cap, authentication, small-body parsing, CSRF, handler,
+ * error reply. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "handlers.h"
+#include "crowdsky/alloc.h"
+#include "crowdsky/log.h"
+#include "crowdsky/multipart.h"
+
+#define QUERY_MAX_FIELDS 64
+#define QUERY_MAX_BYTES (16 * 1024)
+
+static unsigned method_bit(const char *m)
+{
+        if (!strcmp(m, "GET"))
+                return CS_M_GET;
+        if (!strcmp(m, "POST"))
+                return CS_M_POST;
+        if (!strcmp(m, "HEAD"))
+                return CS_M_HEAD;
+        if (!strcmp(m, "DELETE"))
+                return CS_M_DELETE;
+        if (!strcmp(m, "PUT"))
+                return CS_M_PUT;
+        return 0;
+}
+
+static bool path_matches(const struct cs_route *rt, const char *path, const char **ret_rest)
+{
+        size_t n = strlen(rt->path);
+
+        if (rt->flags & CS_R_PREFIX) {
+                if (strncmp(path, rt->path, n) == 0 && path[n] && !strchr(path + n, '/')) {
+                        *ret_rest = path + n;
+                        return true;
+                }
+                return false;
+        }
+        if (strncmp(path, rt->path, n) != 0)
+                return false;
+        if (path[n] == '\0')
+                return true;
+        return (rt->flags & CS_R_PHP) && strcmp(path + n, ".php") == 0;
+}
+
+/* Finds the route; *ret_allowed collects the methods of routes with this path. */
+static const struct cs_route *find_route(struct cs_req *req, unsigned *ret_allowed)
+{
+        size_t i;
+        unsigned want = req->method_bit == CS_M_HEAD ? CS_M_GET : req->method_bit;
+        const char *rest = NULL;
+
+        *ret_allowed = 0;
+        for (i = 0; i < cs_routes_count; i++) {
+                const struct cs_route *rt = &cs_routes[i];
+                if (!path_matches(rt, req->path, &rest))
+                        continue;
+                *ret_allowed |= rt->methods;
+                if (rt->methods & want) {
+                        req->path_rest = rest;
+                        return rt;
+                }
+        }
+        return NULL;
+}
+
+static int64_t body_cap(const struct cs_req *req)
+{
+        int64_t cap = req->route->body_max;
+
+        /* CS_BODY_UPLOAD: the configured file cap plus room for the multipart framing */
+        if (cap < 0)
+                cap = req->app->cfg.max_upload_bytes + 64 * 1024;
+        return cap;
+}
+
+/* ---- authentication ---- */
+
+static bool throttled(struct cs_req *req, const char *user)
+{
+        char key[CS_USERNAME_MAX + 64];
+        int retry = 0, r2 = 0;
+        bool blocked;
+        int64_t now = cs_now();
+
+        snprintf(key, sizeof key, "user:%s", user);
+        for (char *p = key; *p; p++)
+                *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+        blocked = cs_throttle_blocked(req->app->throttle, key, now, &retry);
+        snprintf(key, sizeof key, "addr:%s", req->client_addr);
+        if (cs_throttle_blocked(req->app->throttle, key, now, &r2)) {
+                blocked = true;
+                if (r2 > retry)
+                        retry = r2;
+        }
+        if (blocked) {
+                cs_reply_header(req, "Retry-After", "%d", retry > 0 ? retry : 1);
+                cs_log_warn("req=%s throttled user='%s' addr=%s", req->id, user, req->client_addr);
+        }
+        return blocked;
+}
+
+void cs_auth_note_failure(struct cs_req *req, const char *user)
+{
+        char key[CS_USERNAME_MAX + 64];
+        int64_t now = cs_now();
+
+        snprintf(key, sizeof key, "user:%s", user);
+        for (char *p = key; *p; p++)
+                *p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+        cs_throttle_fail(req->app->throttle, key, now);
+        snprintf(key, sizeof key, "addr:%s", req->client_addr);
+        cs_throttle_fail(req->app->throttle, key, now);
+}
+
+bool cs_auth_is_throttled(struct cs_req *req, const char *user)
+{
+        return throttled(req, user);
+}
+
+static int auth_session(struct cs_req *req, bool required)
+{
+        char cookie[80];
+        struct cs_db *db;
+        struct cs_err err = CS_ERR_INIT;
+        int r;
+
+        if (!cs_req_cookie(req, CS_SESSION_COOKIE, cookie, sizeof cookie))
+                goto none;
+        db = cs_req_db(req);
+        if (!db)
+                return CS_EDB;
+        r = cs_session_lookup(db, &req->app->cfg, cookie, &req->session, &err);
+        if (r == CS_ENOTFOUND)
+                goto none;
+        if (r < 0)
+                return cs_err_set(&req->err, r, "%s", err.msg);
+        req->has_session = true;
+        req->user_id = req->session.user_id;
+        snprintf(req->username, sizeof req->username, "%s", req->session.username);
+        req->is_admin = req->session.is_admin;
+        return CS_OK;
+none:
+        if (!required)
+                return CS_OK;
+        if ((req->route->flags & CS_R_PAGE) && req->method_bit & (CS_M_GET | CS_M_HEAD)) {
+                struct cs_buf loc = CS_BUF_INIT(2048);
+                cs_buf_adds(&loc, "/login?next=");
+                cs_url_encode(cs_str_c(req->path), &loc);
+                cs_reply_redirect(req, 303, loc.data);
+                cs_buf_release(&loc);
+                return CS_EAUTH;
+        }
+        cs_reply_error(req, 401, "not logged in");
+        return CS_EAUTH;
+}
+
+static int auth_basic(struct cs_req *req)
+{
+        const char *hdr = cs_req_param(req, "HTTP_AUTHORIZATION");
+        char user[CS_USERNAME_MAX + 1], secret[CS_AUTH_PASSWORD_MAX + 1];
+        struct cs_user u;
+        struct cs_err err = CS_ERR_INIT;
+        struct cs_db *db;
+        int r;
+
+        if (!hdr || cs_http_basic_parse(hdr, user, sizeof user, secret, sizeof secret) < 0) {
+                cs_reply_error(req, 401, "authentication required (HTTP Basic: username and password or API token)");
+                return CS_EAUTH;
+        }
+        if (throttled(req, user)) {
+                cs_reply_error(req, 429, "too many failed log-in attempts; try again later");
+                r = CS_ERATELIMIT;
+                goto out;
+        }
+        db = cs_req_db(req);
+        if (!db) {
+                r = CS_EDB;
+                goto out;
+        }
+        r = cs_user_find(db, user, &u, &err);
+        if (r == CS_ENOTFOUND) {
+                r = CS_EAUTH;
+                goto fail;
+        }
+        if (r < 0) {
+                cs_err_set(&req->err, r, "%s", err.msg);
+                goto out;
+        }
+        if (cs_auth_is_api_token(secret)) {
+                r = cs_apitoken_check(db, u.id, secret, &err);
+                if (r == CS_EAUTH)
+                        goto fail;
+                if (r < 0) {
+                        cs_err_set(&req->err, r, "%s", err.msg);
+                        goto out;
+                }
+        } else {
+                unsigned char key[32];
+                char stamp[CS_AUTH_HEX];
+                int64_t now = cs_now();
+
+                cs_auth_sha256_hex(u.password_hash, strlen(u.password_hash), stamp);
+                cs_credcache_key(req->app->cfg.site_secret, u.name, secret, key);
+                if (!cs_credcache_check(req->app->credcache, key, u.id, stamp, now)) {
+                        r = cs_auth_password_verify(u.password_hash, secret, strlen(secret), &err);
+                        if (r < 0)
+                                goto fail;
+                        cs_credcache_put(req->app->credcache, key, u.id, stamp, now);
+                }
+        }
+        req->user_id = u.id;
+        snprintf(req->username, sizeof req->username, "%s", u.name);
+        req->is_admin = u.is_admin;
+        r = CS_OK;
+        goto out;
+fail:
+        cs_auth_note_failure(req, user);
+        cs_log_info("req=%s basic auth failed user='%s' addr=%s", req->id, user, req->client_addr);
+        cs_reply_error(req, 401, "wrong username, password or API token");
+        r = CS_EAUTH;
+out:
+        memset(secret, 0, sizeof secret);
+        return r;
+}
+
+static int auth_bearer(struct cs_req *req)
+{
+        struct cs_str tok;
+        char text[256], hash[CS_AUTH_HEX];
+        struct cs_db_rows *rows = NULL;
+        struct cs_db *db;
+        struct cs_err err = CS_ERR_INIT;
+        int r;
+
+        if (!cs_http_bearer_parse(cs_req_param(req, "HTTP_AUTHORIZATION"), &tok) ||
+            !cs_str_copy(tok, text, sizeof text)) {
+                cs_reply_error(req, 401, "worker token required (Authorization: Bearer ...)");
+                return CS_EAUTH;
+        }
+        db = cs_req_db(req);
+        if (!db)
+                return CS_EDB;
+        cs_auth_sha256_hex(text, strlen(text), hash);
+        {
+                struct cs_db_param p[] = { CS_DB_STR(hash) };
+                r = cs_db_query(db,
+                                "SELECT id, name, UNIX_TIMESTAMP(UTC_TIMESTAMP(6)) - "
+                                "COALESCE(UNIX_TIMESTAMP(last_seen_at), 0) FROM worker_tokens "
+                                "WHERE token_hash = ? AND revoked_at IS NULL",
+                                p, CS_DB_N(p), &rows, &err);
+        }
+        if (r < 0)
+                return cs_err_set(&req->err, r, "%s", err.msg);
+        if (cs_db_rows_count(rows) == 0) {
+                cs_db_rows_free(rows);
+                cs_log_info("req=%s bad worker token addr=%s", req->id, req->client_addr);
+                cs_reply_error(req, 401, "unknown or revoked worker token");
+                return CS_EAUTH;
+        }
+        req->worker_token_id = cs_db_rows_i64(rows, 0, 0);
+        snprintf(req->worker_name, sizeof req->worker_name, "%s", cs_db_rows_str(rows, 0, 1));
+        if (cs_db_rows_f64(rows, 0, 2) > 30.0) {
+                struct cs_db_param p[] = { CS_DB_I64(req->worker_token_id) };
+                (void)cs_db_exec(db, "UPDATE worker_tokens SET last_seen_at = UTC_TIMESTAMP(6) WHERE id = ?",
+                                 p, CS_DB_N(p), NULL, NULL, NULL);
+        }
+        cs_db_rows_free(rows);
+        return CS_OK;
+}
+
+/* ---- small bodies ---- */
+
+static int field_begin(void *ud, const struct cs_multipart_part *part, struct cs_err *err)
+{
+        struct cs_req *req = ud;
+
+        if (part->has_filename)
+                return cs_err_set(err, CS_EINVAL, "a file upload is not expected here");
+        return cs_form_add(&req->form, part->name, strlen(part->name), "", 0, err);
+}
+
+static int field_data(void *ud, const char *p, size_t n, struct cs_err *err)
+{
+        struct cs_req *req = ud;
+        struct cs_form_field *f = &req->form.fields[req->form.n - 1];
+
+        if (n > req->form.max_bytes - req->form.bytes)
+                return cs_err_set(err, CS_ETOOBIG, "form fields too large");
+        f->value = cs_xrealloc(f->value, f->value_len + n + 1);
+        memcpy(f->value + f->value_len, p, n);
+        f->value_len += n;
+        f->value[f->value_len] = '\0';
+        req->form.bytes += n;
+        return CS_OK;
+}
+
+int cs_req_read_form(struct cs_req *req)
+{
+        struct cs_str mt = cs_header_media_type(cs_str_c(req->content_type));
+        int64_t cap = body_cap(req);
+        int r;
+
+        cs_buf_init(&req->body, (size_t)cap);
+        for (;;) {
+                long k;
+                r = cs_buf_grow(&req->body, 16384);
+                if (r < 0) {
+                        /* the buffer is at the cap: any further byte is too much */
+                        if (cs_req_read(req, req->w->iobuf, 1) == 0)
+                                break;
+                        cs_reply_error(req, 413, "request body too large (limit %lld bytes)", (long long)cap);
+                        return CS_ETOOBIG;
+                }
+                k = cs_req_read(req, req->body.data + req->body.len, req->body.alloc - req->body.len - 1);
+                if (k == CS_ETOOBIG) {
+                        cs_reply_error(req, 413, "request body too large (limit %lld bytes)", (long long)cap);
+                        return CS_ETOOBIG;
+                }
+                if (k < 0)
+                        return cs_err_set(&req->err, CS_EIO, "reading the request body failed");
+                if (k == 0)
+                        break;
+                req->body.len += (size_t)k;
+                req->body.data[req->body.len] = '\0';
+        }
+        if (cs_str_eq_nocase(mt, "application/x-www-form-urlencoded")) {
+                r = cs_form_parse(&req->form, req->body.data, req->body.len, &req->err);
+                if (r < 0) {
+                        cs_reply_error(req, cs_http_status_of(r), "%s", req->err.msg);
+                        return r;
+                }
+        } else if (cs_str_eq_nocase(mt, "multipart/form-data")) {
+                static const struct cs_multipart_cb cb = { field_begin, field_data, NULL };
+                struct cs_multipart *mp = NULL;
+                r = cs_multipart_new(req->content_type, &cb, req, NULL, &mp, &req->err);
+                if (r == CS_OK)
+                        r = cs_multipart_feed(mp, req->body.data, req->body.len, &req->err);
+                if (r == CS_OK)
+                        r = cs_multipart_finish(mp, &req->err);
+                cs_multipart_free(mp);
+                if (r < 0) {
+                        cs_reply_error(req, cs_http_status_of(r), "%s", req->err.msg);
+                        return r;
+                }
+        }
+        return CS_OK;
+}
+
+/* Same-origin check for log-in/sign-up forms (no session yet, so no synchronizer
+ * token): a browser always sends Origin on a cross-site POST. */
+bool cs_req_same_origin(struct cs_req *req)
+{
+        const char *origin = cs_req_header(req, "Origin");
+        const char *host = cs_req_header(req, "Host");
+        const char *o;
+
+        if (!origin || !strcmp(origin, "null"))
+                return origin == NULL;
+        o = strstr(origin, "://");
+        if (!o)
+                return false;
+        o += 3;
+        if (host && strcasecmp(o, host) == 0)
+                return true;
+        /* the configured public URL */
+        {
+                const char *s = strstr(req->app->cfg.site_url, "://");
+                if (s && strncasecmp(o, s + 3, strcspn(s + 3, "/")) == 0 && strlen(o) == strcspn(s + 3, "/"))
+                        return true;
+        }
+        return false;
+}
+
+/* ---- dispatch ---- */
+
+static void fill_request(struct cs_req *req)
+{
+        const char *uri, *v;
+        size_t n;
+
+        req->method = cs_req_param(req, "REQUEST_METHOD");
+        if (!req->method)
+                req->method = "GET";
+        req->method_bit = method_bit(req->method);
+        req->head_only = req->method_bit == CS_M_HEAD;
+        /* nginx's DOCUMENT_URI is the normalised path; REQUEST_URI the raw one */
+        uri = cs_req_param(req, "DOCUMENT_URI");
+        if (!uri)
+                uri = cs_req_param(req, "REQUEST_URI");
+        if (!uri)
+                uri = "/";
+        n = strcspn(uri, "?");
+        if (n >= sizeof req->path)
+                n = sizeof req->path - 1;
+        memcpy(req->path, uri, n);
+        req->path[n] = '\0';
+        req->query = cs_req_param(req, "QUERY_STRING");
+        if (!req->query)
+                req->query = "";
+        req->client_addr = cs_req_param(req, "REMOTE_ADDR");
+        if (!req->client_addr)
+                req->client_addr = "";
+        req->content_type = cs_req_param(req, "CONTENT_TYPE");
+        if (!req->content_type)
+                req->content_type = "";
+        v = cs_req_param(req, "CONTENT_LENGTH");
+        req->content_length = -1;
+        if (v && *v) {
+                int64_t x;
+                if (cs_parse_i64_c(v, &x) == CS_OK && x >= 0)
+                        req->content_length = x;
+        }
+}
+
+static int run(struct cs_req *req)
+{
+        unsigned allowed;
+        int r;
+
+        req->route = find_route(req, &allowed);
+        if (!req->route) {
+                if (allowed) {
+                        cs_reply_header(req, "Allow", "%s%s%s", allowed & CS_M_GET ? "GET, HEAD" : "",
+                                        (allowed & CS_M_GET) && (allowed & CS_M_POST) ? ", " : "",
+                                        allowed & CS_M_POST ? "POST" : "");
+                        return cs_reply_error(req, 405, "method %s not allowed on %s", req->method, req->path);
+                }
+                return cs_reply_error(req, 404, "no such page: %s", req->path);
+        }
+        cs_form_init(&req->args, QUERY_MAX_FIELDS, QUERY_MAX_BYTES);
+        cs_form_init(&req->form, CS_FORM_MAX_FIELDS, CS_FORM_MAX_BYTES);
+        r = cs_form_parse(&req->args, req->query, strlen(req->query), &req->err);
+        if (r < 0)
+                return cs_reply_error(req, 400, "bad query string: %s", req->err.msg);
+        if (req->content_length > body_cap(req))
+                return cs_reply_error(req, 413, "request body too large (limit %lld bytes)",
+                                      (long long)body_cap(req));
+
+        switch (req->route->auth) {
+        case CS_AUTH_NONE:
+                r = (req->route->flags & CS_R_OPTIONAL) ? auth_session(req, false) : CS_OK;
+                break;
+        case CS_AUTH_SESSION:
+        case CS_AUTH_SESSION_CSRF:
+                r = auth_session(req, !(req->route->flags & CS_R_OPTIONAL));
+                break;
+        case CS_AUTH_BASIC:
+                r = auth_basic(req);
+                break;
+        case CS_AUTH_BEARER:
+                r = auth_bearer(req);
+                break;
+        default:
+                r = cs_err_set(&req->err, CS_EINVAL, "route with unknown auth level");
+        }
+        if (r < 0)
+                return req->status ? CS_OK : r;
+
+        if (!(req->route->flags & CS_R_STREAM) && (req->method_bit & (CS_M_POST | CS_M_PUT | CS_M_DELETE))) {
+                r = cs_req_read_form(req);
+                if (r < 0)
+                        return req->status ? CS_OK : r;
+        }
+
+        if (req->route->auth == CS_AUTH_SESSION_CSRF && req->has_session) {
+                const char *tok = cs_req_header(req, "X-CSRF-Token");
+                if (!tok && !(req->route->flags & CS_R_STREAM))
+                        tok = cs_req_field(req, "csrf_token");
+                if (tok)
+                        cs_req_csrf_check(req, tok);
+                if (!req->csrf_ok && (tok || !(req->route->flags & CS_R_STREAM)))
+                        return cs_reply_error(req, 403, "missing or wrong CSRF token");
+        }
+        return req->route->fn(req);
+}
+
+void cs_dispatch(struct cs_req *req)
+{
+        int r;
+
+        req->t_start_us = cs_now_us();
+        cs_buf_init(&req->headers, 64 * 1024);
+        cs_buf_init(&req->body, 0);
+        fill_request(req);
+        r = run(req);
+        if (r < 0 && !req->status) {
+                if (!req->err.code)
+                        cs_err_set(&req->err, r, "request failed");
+                cs_reply_fail(req, r, &req->err);
+        } else if (!req->status) {
+                cs_log_error("req=%s path='%s' handler returned without replying", req->id, req->path);
+                cs_reply_error(req, 500, "internal error (request %s)", req->id);
+        }
+        cs_log(req->status >= 500 ? CS_LOG_WARN : req->status >= 400 ? CS_LOG_INFO : CS_LOG_DEBUG,
+               "req=%s %s '%s' status=%d user='%s' ms=%.1f in=%lld out=%lld", req->id, req->method,
+               req->path, req->status, req->username,
+               (double)(cs_now_us() - req->t_start_us) / 1000.0, (long long)req->body_read,
+               (long long)req->bytes_out);
+        cs_form_release(&req->args);
+        cs_form_release(&req->form);
+        cs_buf_release(&req->body);
+        cs_buf_release(&req->headers);
+}

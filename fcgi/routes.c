@@ -1,0 +1,44 @@
+/* routes.c - THE route table of crowdsky-fcgi.
+ *
+ * One row per route: methods, path, handler, auth level, body cap, flags.
+ * To add a route: write the handler (h_<resource>.c), declare it in
+ * handlers.h, add a row here. Rows are matched in order; the first row whose
+ * path and method match wins. Flags: CS_R_PHP (also PATH.php, the original
+ * PHP site's URLs), CS_R_STREAM (handler reads the body itself), CS_R_PAGE
+ * (HTML page: 303 to /login when not logged in), CS_R_OPTIONAL (session
+ * looked up but not required), CS_R_PREFIX (path is a prefix ending in '/';
+ * the rest is in req->path_rest). Body caps: 0 = no body; CS_BODY_FORM =
+ * 64 KiB; CS_BODY_UPLOAD = max_upload_bytes + multipart framing. */
+#include "handlers.h"
+
+#define GET CS_M_GET
+#define POST CS_M_POST
+
+const struct cs_route cs_routes[] = {
+        /* methods     path                   handler            auth                   body max        flags */
+        { GET,         "/health",             h_health,          CS_AUTH_NONE,          0,              0 },
+        { GET,         "/",                   h_home,            CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+
+        /* accounts */
+        { POST,        "/signup",             h_signup,          CS_AUTH_NONE,          CS_BODY_FORM,   CS_R_PHP },
+        { POST,        "/login",              h_login,           CS_AUTH_NONE,          CS_BODY_FORM,   CS_R_PHP },
+        { POST,        "/logout",             h_logout,          CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   CS_R_PHP },
+        { GET,         "/api/me",             h_me,              CS_AUTH_SESSION,       0,              0 },
+        { GET,         "/api/tokens",         h_tokens_list,     CS_AUTH_SESSION,       0,              0 },
+        { POST,        "/api/tokens",         h_tokens_create,   CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   0 },
+        { POST,        "/api/tokens/revoke",  h_tokens_revoke,   CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   0 },
+        { POST,        "/api/account",        h_account_settings,CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   0 },
+
+        /* browser upload flow (SPEC section 6) */
+        { POST,        "/upload",             h_upload,          CS_AUTH_SESSION_CSRF,  CS_BODY_UPLOAD, CS_R_PHP | CS_R_STREAM },
+        { GET,         "/upload/status",      h_upload_status,   CS_AUTH_SESSION,       0,              0 },
+        { POST,        "/finalize",           h_finalize,        CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   CS_R_PHP },
+        { GET,         "/api/jobs",           h_jobs_list,       CS_AUTH_SESSION,       0,              0 },
+        { POST,        "/api/jobs/delete",    h_job_delete,      CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   0 },
+
+        /* script and telescope-app API (HTTP Basic) */
+        { GET | POST,  "/api/raw_upload",     h_raw_upload,      CS_AUTH_BASIC,         CS_BODY_UPLOAD, CS_R_PHP | CS_R_STREAM },
+        { GET,         "/api/my_stacks",      h_my_stacks,       CS_AUTH_BASIC,         0,              CS_R_PHP },
+};
+
+const size_t cs_routes_count = sizeof cs_routes / sizeof cs_routes[0];
