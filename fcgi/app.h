@@ -176,6 +176,8 @@ bool cs_req_cookie(const struct cs_req *req, const char *name, char *out, size_t
 /* The thread's database handle, (re)connecting when needed. On failure sets
  * req->err (CS_EDB) and returns NULL: the handler returns CS_EDB. */
 struct cs_db *cs_req_db(struct cs_req *req);
+/* The route's body cap in bytes (CS_BODY_UPLOAD resolved from the config). */
+int64_t cs_req_body_cap(const struct cs_req *req);
 /* Reads up to n body bytes (CS_R_STREAM routes). Returns bytes read, 0 at the
  * end of the body, or CS_EIO. Never reads past the route's body_max
  * (CS_ETOOBIG instead). */

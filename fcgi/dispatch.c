@@ -68,16 +68,6 @@ static const struct cs_route *find_route(struct cs_req *req, unsigned *ret_allow
         return NULL;
 }
 
-static int64_t body_cap(const struct cs_req *req)
-{
-        int64_t cap = req->route->body_max;
-
-        /* CS_BODY_UPLOAD: the configured file cap plus room for the multipart framing */
-        if (cap < 0)
-                cap = req->app->cfg.max_upload_bytes + 64 * 1024;
-        return cap;
-}
-
 /* ---- authentication ---- */
 
 static bool throttled(struct cs_req *req, const char *user)
@@ -302,7 +292,7 @@ static int field_data(void *ud, const char *p, size_t n, struct cs_err *err)
 int cs_req_read_form(struct cs_req *req)
 {
         struct cs_str mt = cs_header_media_type(cs_str_c(req->content_type));
-        int64_t cap = body_cap(req);
+        int64_t cap = cs_req_body_cap(req);
         int r;
 
         cs_buf_init(&req->body, (size_t)cap);
@@ -437,9 +427,9 @@ static int run(struct cs_req *req)
         r = cs_form_parse(&req->args, req->query, strlen(req->query), &req->err);
         if (r < 0)
                 return cs_reply_error(req, 400, "bad query string: %s", req->err.msg);
-        if (req->content_length > body_cap(req))
+        if (req->content_length > cs_req_body_cap(req))
                 return cs_reply_error(req, 413, "request body too large (limit %lld bytes)",
-                                      (long long)body_cap(req));
+                                      (long long)cs_req_body_cap(req));
 
         switch (req->route->auth) {
         case CS_AUTH_NONE:

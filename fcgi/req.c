@@ -89,9 +89,19 @@ struct cs_db *cs_req_db(struct cs_req *req)
         return w->db;
 }
 
-long cs_req_read(struct cs_req *req, char *buf, size_t n)
+int64_t cs_req_body_cap(const struct cs_req *req)
 {
         int64_t cap = req->route ? req->route->body_max : 0;
+
+        /* CS_BODY_UPLOAD (-1): the configured file cap plus room for the multipart framing */
+        if (cap < 0)
+                cap = req->app->cfg.max_upload_bytes + 64 * 1024;
+        return cap;
+}
+
+long cs_req_read(struct cs_req *req, char *buf, size_t n)
+{
+        int64_t cap = cs_req_body_cap(req);
         int k;
 
         if (req->body_read >= cap) {
