@@ -193,7 +193,7 @@ stack__render_nginx() {
 	chmod 644 "$S_CONF/htpasswd"
 	sed -e "s|@LISTEN@|127.0.0.1:$STACK_PORT|g" \
 		-e "s|@SERVER_NAME@|127.0.0.1|g" \
-		-e "s|@FCGI_SOCKET@|$S_FCGI_SOCK|g" \
+		-e "s|@FCGI_UPSTREAM@|unix:$S_FCGI_SOCK|g" \
 		-e "s|@STATIC_DIR@|$CS_ROOT/fcgi/static|g" \
 		-e "s|@DAV_ROOT@|$S_DIR/dav|g" \
 		-e "s|@HTPASSWD@|$S_CONF/htpasswd|g" \
