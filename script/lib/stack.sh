@@ -352,10 +352,16 @@ stack_stop() {
 		[ -e "$f" ] && stack__stop_pid "$f" crowdsky-worker
 	done
 	if stack__alive "$S_RUN/nginx.pid" nginx; then
-		nginx -p "$S_DIR/nginx" -c "$S_CONF/nginx.conf" -e "$S_LOG/nginx-error.log" -s quit 2>/dev/null
-		stack__wait 10 bash -c "! kill -0 $(cat "$S_RUN/nginx.pid") 2>/dev/null"
+		local npid
+		npid=$(cat "$S_RUN/nginx.pid")
+		# graceful: finish requests in flight, then exit
+		kill -QUIT "$npid" 2>/dev/null
+		stack__wait 10 bash -c "! kill -0 $npid"
+		if kill -0 "$npid" 2>/dev/null; then
+			kill -KILL "$npid" 2>/dev/null
+		fi
 	fi
-	stack__stop_pid "$S_RUN/nginx.pid" nginx
+	rm -f "$S_RUN/nginx.pid"
 	stack__stop_pid "$S_RUN/fcgi.pid" crowdsky-fcgi
 	rm -f "$S_FCGI_SOCK"
 	stack__stop_pid "$S_RUN/mysql.pid" mariadbd
