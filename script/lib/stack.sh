@@ -256,7 +256,10 @@ stack__fcgi_up() {
 
 stack_start_fcgi() {
 	if stack__alive "$S_RUN/fcgi.pid" crowdsky-fcgi; then
-		return 0
+		# a rebuilt binary replaces the running one; otherwise leave it alone
+		[ "$S_FCGI_BIN" -nt "$S_RUN/fcgi.pid" ] || return 0
+		stack__log "crowdsky-fcgi was rebuilt: restarting it"
+		stack__stop_pid "$S_RUN/fcgi.pid" crowdsky-fcgi
 	fi
 	rm -f "$S_FCGI_SOCK"
 	setsid "$S_FCGI_BIN" serve --config "$S_CONFIG" </dev/null >>"$S_LOG/fcgi.log" 2>&1 &
@@ -301,7 +304,11 @@ stack_start_workers() {
 	fi
 	[ -s "$S_CONF/worker_token" ] || { stack__log "no worker token; no worker started"; return 1; }
 	for ((i = 1; i <= n; i++)); do
-		stack__alive "$S_RUN/worker-$i.pid" crowdsky-worker && continue
+		if stack__alive "$S_RUN/worker-$i.pid" crowdsky-worker; then
+			[ "$S_WORKER_BIN" -nt "$S_RUN/worker-$i.pid" ] || continue
+			stack__log "crowdsky-worker was rebuilt: restarting worker $i"
+			stack__stop_pid "$S_RUN/worker-$i.pid" crowdsky-worker
+		fi
 		mkdir -p "$S_DIR/scratch/worker-$i"
 		CROWDSKY_SCRATCH_DIR="$S_DIR/scratch/worker-$i" setsid "$S_WORKER_BIN" run --config "$S_CONFIG" \
 			</dev/null >>"$S_LOG/worker-$i.log" 2>&1 &
