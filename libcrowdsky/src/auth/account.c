@@ -58,6 +58,15 @@ int cs_user_create(struct cs_db *db, const char *name, const char *email, const 
         if (r < 0)
                 return r;
         {
+                struct cs_db_param p[] = { CS_DB_STR(name) };
+                r = cs_db_query_i64(db, "SELECT COUNT(*) FROM users WHERE username = ?", p, CS_DB_N(p),
+                                    &n, err);
+                if (r < 0)
+                        return r;
+                if (n > 0)
+                        return cs_err_set(err, CS_ECONFLICT, "the username '%s' is taken", name);
+        }
+        {
                 struct cs_db_param p[] = { CS_DB_STR(email) };
                 r = cs_db_query_i64(db, "SELECT COUNT(*) FROM users WHERE email = ?", p, CS_DB_N(p),
                                     &n, err);
