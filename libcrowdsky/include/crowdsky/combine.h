@@ -1,0 +1,45 @@
+/* combine.h - per-pixel rejection and averaging of registered frames.
+ *
+ * Pixels are combined one plane (channel) of one row block at a time: n frames,
+ * each a float array of npix values plus a coverage mask (1 = the frame covers
+ * this pixel). Memory is the caller's: the stacker feeds row blocks sized from
+ * a memory budget, so any frame count fits. Thread-safe for distinct outputs. */
+#ifndef CROWDSKY_COMBINE_H
+#define CROWDSKY_COMBINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cs_combine_params {
+        float kappa;          /* rejection threshold in robust sigmas (3.0) */
+        int max_iter;         /* iterations; stops earlier when nothing changes (10) */
+        int median_below;     /* fewer values than this: plain median, no clipping (5) */
+};
+
+void cs_combine_params_default(struct cs_combine_params *p);
+
+/* Kappa-sigma clipped mean around the median: per pixel, the values of the
+ * frames that cover it are clipped at |v - median| > kappa * 1.4826 * MAD,
+ * repeated on the survivors until stable (or max_iter), then averaged. A mean
+ * and standard deviation clip cannot flag a lone outlier among N <= 10 values
+ * (its deviation is at most sqrt(N - 1) sigma); median and MAD can. With fewer
+ * than median_below values the median is returned. Pixels no frame covers get 0.
+ *
+ *   planes[f][i], masks[f][i]  value and coverage of frame f at pixel i (masks
+ *                              may be NULL: everything covered)
+ *   out[i]                     the combined value
+ *   out_kept[i] (may be NULL)  how many values were averaged
+ *   scratch                    2 * n floats of workspace per call
+ */
+void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *masks, size_t n,
+                           size_t npix, const struct cs_combine_params *p, float *out,
+                           uint16_t *out_kept, float *scratch);
+
+/* Clipped mean of the n values in v (reordered in place), as above. Returns
+ * the value; *ret_kept (may be NULL) gets the number averaged. */
+float cs_combine_pixel(float *v, size_t n, const struct cs_combine_params *p, size_t *ret_kept);
+
+/* Median of v[0..n-1] (n >= 1), reordering v. */
+float cs_median_f32(float *v, size_t n);
+
+#endif

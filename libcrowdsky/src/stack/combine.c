@@ -1,0 +1,397 @@
+/* combine.c - kappa-sigma clipped mean around the median, vectorised across pixels.
+ *
+ * A block of pixels is loaded frame-major (s[frame][pixel]) and sorted per pixel
+ * by a sorting network whose compare-exchange steps run over all pixels of the
+ * block at once (min/max on contiguous arrays: the compiler vectorises them).
+ * Uncovered samples enter as +inf and sort to the top, so each pixel's valid
+ * values are ranks 0 .. n_p - 1. With the values sorted, every clipping
+ * iteration is O(1) per pixel: survivors are a contiguous rank range [a, b];
+ * the median is read at a computed rank; the first pass takes sigma from the
+ * interquartile range / 1.349 (a MAD-like robust scale that a lone outlier
+ * among five values cannot move), later passes from the standard deviation
+ * of the survivors (steadier on clean data) via prefix sums over ranks; the
+ * range becomes the values within kappa sigma of the median; repeat until it
+ * stops changing. Prefix sums make the final mean O(1) per pixel too. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crowdsky/alloc.h"
+#include "crowdsky/combine.h"
+#include "stack/stack_int.h"
+
+#define CHUNK 64 /* pixels per vectorised block */
+
+void cs_combine_params_default(struct cs_combine_params *p)
+{
+        p->kappa = 3.0f;
+        p->max_iter = 10;
+        p->median_below = 5;
+}
+
+float cs_median_f32(float *v, size_t n)
+{
+        float hi, lo;
+        size_t i;
+
+        if (n == 0)
+                return 0;
+        hi = cs__select_f32(v, n, n / 2);
+        if (n & 1)
+                return hi;
+        /* after selection v[0 .. n/2 - 1] are all <= hi: the lower middle is their maximum */
+        lo = v[0];
+        for (i = 1; i < n / 2; i++)
+                lo = v[i] > lo ? v[i] : lo;
+        return 0.5f * (lo + hi);
+}
+
+/* Quantile q of the sorted values s[a..b] (stride st), linear interpolation. */
+static inline float quant(const float *s, size_t st, size_t a, size_t b, float q)
+{
+        float pos = (float)(b - a) * q;
+        size_t k = (size_t)pos;
+        float f = pos - (float)k;
+
+        if (a + k >= b)
+                return s[b * st];
+        return s[(a + k) * st] * (1 - f) + s[(a + k + 1) * st] * f;
+}
+
+/* Clipping on the sorted values s[0..n-1] (stride st) of one pixel, with
+ * prefix sums p1[k] = sum of (s[j] - c) and p2[k] = sum of (s[j] - c)^2 over
+ * j < k (same stride, c a value near the centre, for precision). The first
+ * pass uses the interquartile range (robust against a lone outlier among a
+ * handful of values); later passes the standard deviation of the survivors
+ * (more efficient on clean data). Returns the surviving rank range in *ra, *rb,
+ * or 0 when fewer than median_below values are (or remain) to clip. */
+static int clip_sorted(const float *s, const float *p1, const float *p2, size_t st, size_t n,
+                       const struct cs_combine_params *p, size_t *ra, size_t *rb)
+{
+        size_t a = 0, b = n - 1;
+        int it;
+
+        if ((int)n < p->median_below)
+                return 0;
+        for (it = 0; it < p->max_iter; it++) {
+                float med = quant(s, st, a, b, 0.5f), sig, lo, hi;
+                size_t na = a, nb = b;
+
+                if (it == 0) {
+                        sig = (quant(s, st, a, b, 0.75f) - quant(s, st, a, b, 0.25f)) * (1.0f / 1.349f);
+                } else {
+                        float cnt = (float)(b - a + 1);
+                        float m1 = (p1[(b + 1) * st] - p1[a * st]) / cnt;
+                        float m2 = (p2[(b + 1) * st] - p2[a * st]) / cnt;
+                        float var = (m2 - m1 * m1) * cnt / (cnt - 1);
+
+                        sig = var > 0 ? sqrtf(var) : 0;
+                }
+                if (!(sig > 0))
+                        break;
+                lo = med - p->kappa * sig;
+                hi = med + p->kappa * sig;
+                /* later passes may take back values an early, noisier
+                 * estimate rejected: the range moves both ways */
+                if (it > 0) {
+                        while (na > 0 && s[(na - 1) * st] >= lo)
+                                na--;
+                        while (nb + 1 < n && s[(nb + 1) * st] <= hi)
+                                nb++;
+                }
+                while (na < nb && s[na * st] < lo)
+                        na++;
+                while (nb > na && s[nb * st] > hi)
+                        nb--;
+                if (na == a && nb == b && it > 0)
+                        break;
+                a = na;
+                b = nb;
+                if ((int)(b - a + 1) < p->median_below)
+                        return 0;
+        }
+        *ra = a;
+        *rb = b;
+        return 1;
+}
+
+static int cmp_f32(const void *x, const void *y)
+{
+        float a = *(const float *)x, b = *(const float *)y;
+
+        return (a > b) - (a < b);
+}
+
+float cs_combine_pixel(float *v, size_t n, const struct cs_combine_params *p, size_t *ret_kept)
+{
+        float *pf, c, r;
+        size_t a = 0, b = 0, k;
+        int ok;
+
+        if (n == 0) {
+                if (ret_kept)
+                        *ret_kept = 0;
+                return 0;
+        }
+        qsort(v, n, sizeof *v, cmp_f32);
+        pf = cs_xmalloc(2 * (n + 1) * sizeof *pf);
+        c = v[(n - 1) / 2];
+        pf[0] = pf[n + 1] = 0;
+        for (k = 0; k < n; k++) {
+                float d = v[k] - c;
+
+                pf[k + 1] = pf[k] + d;
+                pf[n + 1 + k + 1] = pf[n + 1 + k] + d * d;
+        }
+        ok = clip_sorted(v, pf, pf + n + 1, 1, n, p, &a, &b);
+        if (ok) {
+                r = (pf[b + 1] - pf[a]) / (float)(b - a + 1) + c;
+        } else {
+                struct cs_combine_params q = *p;
+
+                /* too few to clip, or too few survived: median of where clipping stopped */
+                q.median_below = 1;
+                a = 0;
+                b = n - 1;
+                if ((int)n >= p->median_below && !clip_sorted(v, pf, pf + n + 1, 1, n, &q, &a, &b)) {
+                        a = 0;
+                        b = n - 1;
+                }
+                r = quant(v, 1, a, b, 0.5f);
+        }
+        free(pf);
+        if (ret_kept)
+                *ret_kept = b - a + 1;
+        return r;
+}
+
+/* ---- sorting networks ---- */
+
+struct net {
+        size_t n;
+        size_t nops;
+        uint16_t (*ops)[2]; /* compare-exchange (i, j), i < j: s[i] = min, s[j] = max */
+        uint8_t *move;      /* 1: s[i] = s[j], s[j] = +inf (padding known to be larger) */
+};
+
+/* Batcher's odd-even merge sort for the next power of two >= n, pruned by
+ * tracking which positions still hold the +inf padding: comparators among
+ * padding vanish, comparators against padding become no-ops or moves. */
+static int net_build(struct net *nt, size_t n)
+{
+        size_t p2 = 1, t, pp, k, j, i, cap, m = 0;
+        uint8_t *inf;
+
+        while (p2 < n)
+                p2 <<= 1;
+        cap = 1;
+        for (t = p2; t > 1; t >>= 1)
+                cap++;
+        cap = cap * cap * p2 + 16;
+        nt->n = n;
+        nt->ops = malloc(cap * sizeof *nt->ops);
+        nt->move = malloc(cap);
+        inf = calloc(p2, 1);
+        if (!nt->ops || !nt->move || !inf) {
+                free(inf);
+                return CS_ENOMEM;
+        }
+        for (i = n; i < p2; i++)
+                inf[i] = 1;
+        for (pp = 1; pp < p2; pp <<= 1)
+                for (k = pp; k >= 1; k >>= 1) {
+                        for (j = k % pp; j + k < p2; j += 2 * k)
+                                for (i = 0; i < k && i + j + k < p2; i++) {
+                                        size_t x = i + j, y = i + j + k;
+
+                                        if ((x / (2 * pp)) != (y / (2 * pp)))
+                                                continue;
+                                        if (inf[x] && inf[y])
+                                                continue;
+                                        if (inf[y])
+                                                continue; /* min(v, inf) = v */
+                                        if (m == cap) {
+                                                free(inf);
+                                                return CS_ENOMEM;
+                                        }
+                                        nt->ops[m][0] = (uint16_t)x;
+                                        nt->ops[m][1] = (uint16_t)y;
+                                        nt->move[m] = inf[x];
+                                        if (inf[x]) {
+                                                inf[x] = 0;
+                                                inf[y] = 1;
+                                        }
+                                        m++;
+                                }
+                        if (k == 1)
+                                break;
+                }
+        nt->nops = m;
+        free(inf);
+        return CS_OK;
+}
+
+static void net_release(struct net *nt)
+{
+        free(nt->ops);
+        free(nt->move);
+}
+
+/* One compare-exchange over a block of pixels: a min/max pair on whole
+ * vectors. GCC's generic vectors make this SIMD at any optimisation level
+ * (16-byte SSE2 vectors, native on baseline x86-64); plain
+ * loops with a float ternary stay scalar at -O2 (if-conversion). */
+typedef float vf8 __attribute__((vector_size(16)));
+typedef int32_t vi8 __attribute__((vector_size(16)));
+
+static inline void cmpx(float *restrict x, float *restrict y)
+{
+        int i;
+
+        for (i = 0; i < CHUNK; i += 4) {
+                vf8 a, b;
+                vi8 m;
+
+                memcpy(&a, x + i, sizeof a);
+                memcpy(&b, y + i, sizeof b);
+                m = a < b;
+                {
+                        vi8 lo = ((vi8)a & m) | ((vi8)b & ~m);
+                        vi8 hi = ((vi8)b & m) | ((vi8)a & ~m);
+
+                        memcpy(x + i, &lo, sizeof lo);
+                        memcpy(y + i, &hi, sizeof hi);
+                }
+        }
+}
+
+static inline void movex(float *restrict x, float *restrict y)
+{
+        int i;
+
+        for (i = 0; i < CHUNK; i++) {
+                x[i] = y[i];
+                y[i] = INFINITY;
+        }
+}
+
+void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *masks, size_t n,
+                           size_t npix, const struct cs_combine_params *p, float *out,
+                           uint16_t *out_kept, float *scratch)
+{
+        struct net nt;
+        float *s;
+        size_t p0, f, i, k;
+        uint32_t cnt[CHUNK];
+        float cen[CHUNK], *p1, *p2;
+
+        (void)scratch;
+        if (n == 0) {
+                memset(out, 0, npix * sizeof *out);
+                if (out_kept)
+                        memset(out_kept, 0, npix * sizeof *out_kept);
+                return;
+        }
+        if (n > 65535 || net_build(&nt, n) < 0 || !(s = aligned_alloc(64, (3 * n + 2) * CHUNK * sizeof *s))) {
+                /* cannot happen for sane n: fall back to the scalar path */
+                float *v = cs_xmalloc(n * sizeof *v);
+
+                for (i = 0; i < npix; i++) {
+                        size_t c = 0, kept;
+
+                        for (f = 0; f < n; f++)
+                                if (!masks || masks[f][i])
+                                        v[c++] = planes[f][i];
+                        out[i] = cs_combine_pixel(v, c, p, &kept);
+                        if (out_kept)
+                                out_kept[i] = (uint16_t)(kept > UINT16_MAX ? UINT16_MAX : kept);
+                }
+                free(v);
+                return;
+        }
+        p1 = s + n * CHUNK;
+        p2 = p1 + (n + 1) * CHUNK;
+        for (p0 = 0; p0 < npix; p0 += CHUNK) {
+                size_t np = npix - p0 < CHUNK ? npix - p0 : CHUNK;
+
+                memset(cnt, 0, sizeof cnt);
+                for (f = 0; f < n; f++) {
+                        float *row = s + f * CHUNK;
+                        const float *src = planes[f] + p0;
+
+                        if (np < CHUNK)
+                                for (i = np; i < CHUNK; i++)
+                                        row[i] = INFINITY;
+                        if (masks) {
+                                const uint8_t *mk = masks[f] + p0;
+
+                                for (i = 0; i < np; i++) {
+                                        row[i] = mk[i] ? src[i] : INFINITY;
+                                        cnt[i] += mk[i] != 0;
+                                }
+                        } else {
+                                for (i = 0; i < np; i++)
+                                        row[i] = src[i];
+                                for (i = 0; i < np; i++)
+                                        cnt[i]++;
+                        }
+                }
+                for (k = 0; k < nt.nops; k++) {
+                        float *x = s + (size_t)nt.ops[k][0] * CHUNK, *y = s + (size_t)nt.ops[k][1] * CHUNK;
+
+                        if (nt.move[k])
+                                movex(x, y);
+                        else
+                                cmpx(x, y);
+                }
+                /* prefix sums over ranks of the values minus a centre value */
+                for (i = 0; i < CHUNK; i++) {
+                        size_t c = cnt[i] > 0 ? (cnt[i] - 1) / 2 : 0;
+
+                        cen[i] = i < np && cnt[i] > 0 ? s[c * CHUNK + i] : 0.0f;
+                        p1[i] = 0;
+                        p2[i] = 0;
+                }
+                for (k = 0; k < n; k++) {
+                        const float *row = s + k * CHUNK;
+                        const float *q1 = p1 + k * CHUNK, *q2 = p2 + k * CHUNK;
+                        float *o1 = p1 + (k + 1) * CHUNK, *o2 = p2 + (k + 1) * CHUNK;
+
+                        for (i = 0; i < CHUNK; i++) {
+                                float d = row[i] - cen[i];
+
+                                o1[i] = q1[i] + d;
+                                o2[i] = q2[i] + d * d;
+                        }
+                }
+                for (i = 0; i < np; i++) {
+                        size_t a = 0, b = 0;
+                        float r;
+
+                        if (cnt[i] == 0) {
+                                r = 0;
+                        } else if (clip_sorted(s + i, p1 + i, p2 + i, CHUNK, cnt[i], p, &a, &b)) {
+                                r = (p1[(b + 1) * CHUNK + i] - p1[a * CHUNK + i]) / (float)(b - a + 1) + cen[i];
+                        } else {
+                                struct cs_combine_params q = *p;
+
+                                /* too few to clip, or too few survived: median of
+                                 * the range where clipping stopped */
+                                q.median_below = 1;
+                                a = 0;
+                                b = cnt[i] - 1;
+                                if ((int)cnt[i] >= p->median_below &&
+                                    !clip_sorted(s + i, p1 + i, p2 + i, CHUNK, cnt[i], &q, &a, &b)) {
+                                        a = 0;
+                                        b = cnt[i] - 1;
+                                }
+                                r = quant(s + i, CHUNK, a, b, 0.5f);
+                        }
+                        out[p0 + i] = r;
+                        if (out_kept)
+                                out_kept[p0 + i] = (uint16_t)(cnt[i] ? b - a + 1 : 0);
+                }
+        }
+        free(s);
+        net_release(&nt);
+}

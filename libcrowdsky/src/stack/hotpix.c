@@ -1,0 +1,98 @@
+/* hotpix.c - sensor hot (and dead) pixels: outliers at the same place in most
+ * frames, found in the raw mosaic and mended there before debayering, so that
+ * they never spread into the neighbouring colours. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "crowdsky/stack.h"
+
+void cs_hotpix_scan(const uint16_t *raw, size_t w, size_t h, const uint8_t cfa[4],
+                    const struct cs_frame_stats *stats, double kappa, uint16_t *counts)
+{
+        size_t x, y;
+
+        if (w < 8 || h < 8)
+                return;
+        for (y = 3; y + 3 < h; y++) {
+                const uint16_t *r0 = raw + y * w;
+                const uint16_t *u1 = r0 - w, *u2 = r0 - 2 * w, *u3 = r0 - 3 * w;
+                const uint16_t *d1 = r0 + w, *d2 = r0 + 2 * w, *d3 = r0 + 3 * w;
+                float thr[2];
+
+                thr[0] = (float)(kappa * stats->noise[cfa[(y & 1) * 2]]);
+                thr[1] = (float)(kappa * stats->noise[cfa[(y & 1) * 2 + 1]]);
+                for (x = 3; x + 3 < w; x++) {
+                        float v = r0[x];
+                        float m4 = 0.25f * ((float)r0[x - 2] + r0[x + 2] + u2[x] + d2[x]);
+                        float e = v - m4, s;
+
+                        if (fabsf(e) <= thr[x & 1])
+                                continue;
+                        /* a star falls off outwards in every direction; a lone
+                         * pixel leaves its neighbours at the local level */
+                        s = ((float)r0[x - 1] - r0[x - 3]) + ((float)r0[x + 1] - r0[x + 3]) +
+                            ((float)u1[x] - u3[x]) + ((float)d1[x] - d3[x]);
+                        if (fabsf(s) * 0.25f < 0.25f * fabsf(e) && counts[y * w + x] < UINT16_MAX)
+                                counts[y * w + x]++;
+                }
+        }
+}
+
+size_t cs_hotpix_mask(const uint16_t *counts, size_t npix, unsigned min_count, uint8_t *mask)
+{
+        size_t i, n = 0;
+
+        if (min_count < 1)
+                min_count = 1;
+        for (i = 0; i < npix; i++) {
+                mask[i] = counts[i] >= min_count;
+                n += mask[i];
+        }
+        return n;
+}
+
+static void sort_small(uint16_t *v, size_t n)
+{
+        size_t i, j;
+
+        for (i = 1; i < n; i++) {
+                uint16_t t = v[i];
+
+                for (j = i; j > 0 && v[j - 1] > t; j--)
+                        v[j] = v[j - 1];
+                v[j] = t;
+        }
+}
+
+void cs_hotpix_mend(uint16_t *raw, size_t w, size_t h, const uint8_t *mask)
+{
+        static const int dx[8] = { -2, 2, 0, 0, -2, 2, -2, 2 };
+        static const int dy[8] = { 0, 0, -2, 2, -2, -2, 2, 2 };
+        size_t x, y;
+        int k;
+
+        for (y = 0; y < h; y++) {
+                const uint8_t *mrow = mask + y * w;
+
+                for (x = 0; x < w; x++) {
+                        uint16_t v[8];
+                        size_t n = 0;
+
+                        if (!mrow[x])
+                                continue;
+                        for (k = 0; k < 8; k++) {
+                                long xx = (long)x + dx[k], yy = (long)y + dy[k];
+
+                                if (xx < 0 || yy < 0 || xx >= (long)w || yy >= (long)h)
+                                        continue;
+                                if (mask[(size_t)yy * w + (size_t)xx])
+                                        continue;
+                                v[n++] = raw[(size_t)yy * w + (size_t)xx];
+                        }
+                        if (n == 0)
+                                continue;
+                        sort_small(v, n);
+                        raw[y * w + x] = n & 1 ? v[n / 2] : (uint16_t)((v[n / 2 - 1] + v[n / 2] + 1) / 2);
+                }
+        }
+}

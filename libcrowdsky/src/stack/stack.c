@@ -1,0 +1,773 @@
+/* stack.c - the stacking pipeline: read, hot pixels, stars, reference,
+ * registration, then resample + normalise + combine in row blocks over
+ * threads, with memory bounded by a budget whatever the number of frames. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "crowdsky/alloc.h"
+#include "crowdsky/chunkkey.h"
+#include "crowdsky/png.h"
+#include "crowdsky/stack.h"
+#include "stack/stack_int.h"
+
+/* OpenBLAS must not start threads of its own inside ours. */
+extern void openblas_set_num_threads(int num_threads);
+
+const char *cs_stack_stage_name(enum cs_stack_stage s)
+{
+        switch (s) {
+        case CS_STAGE_READ: return "reading";
+        case CS_STAGE_ALIGN: return "aligning";
+        case CS_STAGE_STACK: return "stacking";
+        case CS_STAGE_WRITE: return "writing";
+        }
+        return "unknown";
+}
+
+void cs_stack_params_default(struct cs_stack_params *p)
+{
+        memset(p, 0, sizeof *p);
+        cs_combine_params_default(&p->combine);
+        cs_detect_params_default(&p->detect);
+        cs_match_params_default(&p->match);
+        p->threads = 0;
+        p->norm = CS_NORM_ADDITIVE;
+        p->hotpix = true;
+        p->hotpix_kappa = 6.0;
+        p->hotpix_fraction = 0.5;
+        p->scrub_location = true;
+        p->mem_budget = (size_t)192 << 20;
+}
+
+struct frame {
+        const char *path;
+        fitsfile *ff;
+        pthread_mutex_t lock;
+        struct cs__frame_hdr hdr;
+        struct cs_star *stars;
+        size_t nstars;
+        struct cs_xform inv;    /* reference pixel -> this frame's pixel */
+        float add[3], mul[3];
+};
+
+struct run {
+        const struct cs_stack_params *p;
+        struct cs_stack_result *res;
+        struct frame *fr;
+        size_t n;
+        size_t w, h;
+        uint8_t cfa[4];
+        int threads;
+        uint16_t *counts;       /* hot-pixel outlier counts (merged) */
+        uint8_t *hotmask;
+        size_t *used;           /* indices of the frames to stack */
+        size_t nused;
+        size_t block_rows, nblocks;
+        atomic_size_t next;
+        atomic_int failed;
+        pthread_mutex_t lock;   /* error, progress, merged counts, timings */
+        struct cs_err err;
+        size_t done;
+        enum cs_stack_stage stage;
+        size_t total;
+        double cpu[4];
+};
+
+static bool cancelled(const struct run *rn)
+{
+        return rn->p->cancel && *rn->p->cancel;
+}
+
+static void set_error(struct run *rn, const struct cs_err *e)
+{
+        pthread_mutex_lock(&rn->lock);
+        if (!atomic_load(&rn->failed)) {
+                rn->err = *e;
+                atomic_store(&rn->failed, 1);
+        }
+        pthread_mutex_unlock(&rn->lock);
+}
+
+static void progress_step(struct run *rn)
+{
+        pthread_mutex_lock(&rn->lock);
+        rn->done++;
+        if (rn->p->progress)
+                rn->p->progress(rn->p->progress_ctx, rn->stage, rn->done, rn->total);
+        pthread_mutex_unlock(&rn->lock);
+}
+
+static void stage_begin(struct run *rn, enum cs_stack_stage s, size_t total)
+{
+        rn->stage = s;
+        rn->done = 0;
+        rn->total = total;
+        atomic_store(&rn->next, 0);
+        if (rn->p->progress)
+                rn->p->progress(rn->p->progress_ctx, s, 0, total);
+}
+
+/* Runs fn on `threads` threads (the caller being one of them). */
+static int run_threads(struct run *rn, void *(*fn)(void *))
+{
+        pthread_t tid[64];
+        int i, nt = rn->threads, started = 0;
+
+        for (i = 1; i < nt; i++) {
+                if (pthread_create(&tid[started], NULL, fn, rn) != 0)
+                        break;
+                started++;
+        }
+        fn(rn);
+        for (i = 0; i < started; i++)
+                pthread_join(tid[i], NULL);
+        if (atomic_load(&rn->failed))
+                return rn->err.code < 0 ? rn->err.code : CS_EINVAL;
+        return CS_OK;
+}
+
+/* ---- pass 1: read each frame once: statistics, hot-pixel scan, stars ---- */
+
+static void *pass1_thread(void *arg)
+{
+        struct run *rn = arg;
+        size_t npix = rn->w * rn->h, i;
+        uint16_t *raw = cs_alloc_array(npix, sizeof *raw, 0);
+        uint16_t *counts = rn->p->hotpix ? cs_alloc_array(npix, sizeof *counts, 1) : NULL;
+        struct cs_err e = CS_ERR_INIT;
+
+        openblas_set_num_threads(1);
+        if (!raw || (rn->p->hotpix && !counts)) {
+                cs_err_set(&e, CS_ENOMEM, "out of memory reading frames");
+                set_error(rn, &e);
+                goto out;
+        }
+        for (;;) {
+                size_t k = atomic_fetch_add(&rn->next, 1);
+                struct frame *f;
+                struct cs_stack_frame *sf;
+                int r;
+
+                if (k >= rn->n || atomic_load(&rn->failed))
+                        break;
+                if (cancelled(rn)) {
+                        cs_err_set(&e, CS_ECANCELLED, "cancelled");
+                        set_error(rn, &e);
+                        break;
+                }
+                f = &rn->fr[k];
+                sf = &rn->res->frames[k];
+                pthread_mutex_lock(&f->lock);
+                r = cs__frame_read_rows(f->ff, f->path, (long)rn->w, 0, (long)rn->h, raw, &e);
+                pthread_mutex_unlock(&f->lock);
+                if (r < 0) {
+                        set_error(rn, &e);
+                        break;
+                }
+                cs_frame_stats_compute(raw, rn->w, rn->h, rn->cfa, &sf->stats);
+                if (counts)
+                        cs_hotpix_scan(raw, rn->w, rn->h, rn->cfa, &sf->stats, rn->p->hotpix_kappa, counts);
+                r = cs_detect_stars(raw, rn->w, rn->h, &rn->p->detect, &f->stars, &f->nstars, &e);
+                if (r < 0) {
+                        set_error(rn, &e);
+                        break;
+                }
+                progress_step(rn);
+        }
+        if (counts) {
+                pthread_mutex_lock(&rn->lock);
+                for (i = 0; i < npix; i++) {
+                        unsigned s = (unsigned)rn->counts[i] + counts[i];
+
+                        rn->counts[i] = (uint16_t)(s > UINT16_MAX ? UINT16_MAX : s);
+                }
+                pthread_mutex_unlock(&rn->lock);
+        }
+out:
+        free(raw);
+        free(counts);
+        return NULL;
+}
+
+/* ---- registration ---- */
+
+static void *align_thread(void *arg)
+{
+        struct run *rn = arg;
+        size_t ref = rn->res->reference;
+
+        openblas_set_num_threads(1);
+        for (;;) {
+                size_t k = atomic_fetch_add(&rn->next, 1);
+                struct cs_stack_frame *sf;
+                struct cs_err e = CS_ERR_INIT;
+                int r;
+
+                if (k >= rn->n || atomic_load(&rn->failed))
+                        break;
+                sf = &rn->res->frames[k];
+                if (k == ref) {
+                        cs_xform_identity(&sf->reg.xf);
+                        sf->reg.rms_px = 0;
+                        sf->reg.n_matched = rn->fr[k].nstars;
+                        sf->reg.rotation_deg = 0;
+                        sf->reg.scale = 1;
+                        sf->reg.mirror = false;
+                        sf->registered = true;
+                } else {
+                        r = cs_align_match(rn->fr[k].stars, rn->fr[k].nstars, rn->fr[ref].stars,
+                                           rn->fr[ref].nstars, &rn->p->match, &sf->reg, &e);
+                        if (r == CS_ENOTFOUND) {
+                                snprintf(sf->reason, sizeof sf->reason, "not registered: %.200s", e.msg);
+                        } else if (r < 0) {
+                                set_error(rn, &e);
+                                break;
+                        } else {
+                                sf->registered = true;
+                        }
+                }
+                progress_step(rn);
+        }
+        return NULL;
+}
+
+/* ---- pass 2: row blocks ---- */
+
+struct tbuf {
+        uint16_t *raw;
+        float *band, *rgb;
+        size_t band_cap; /* rows */
+        float *vals;     /* nused * 3 * block_rows * w */
+        uint8_t *mask;   /* nused * block_rows * w */
+        float *scratch;
+        const float **planes;
+        const uint8_t **masks;
+};
+
+static int grow_band(struct tbuf *t, size_t rows, size_t w)
+{
+        if (rows <= t->band_cap)
+                return CS_OK;
+        free(t->raw);
+        free(t->band);
+        free(t->rgb);
+        t->raw = cs_alloc_array(rows * w, sizeof *t->raw, 0);
+        t->band = cs_alloc_array(rows * w, sizeof *t->band, 0);
+        t->rgb = cs_alloc_array(3 * rows * w, sizeof *t->rgb, 0);
+        t->band_cap = t->raw && t->band && t->rgb ? rows : 0;
+        return t->band_cap ? CS_OK : CS_ENOMEM;
+}
+
+static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], struct cs_err *e)
+{
+        size_t w = rn->w, y0 = b * rn->block_rows, rows = rn->block_rows, u, c, i;
+        size_t plane = rows * w;
+        double t0;
+        int r;
+
+        if (y0 + rows > rn->h)
+                rows = rn->h - y0;
+        for (u = 0; u < rn->nused; u++) {
+                struct frame *f = &rn->fr[rn->used[u]];
+                float *vals = t->vals + u * 3 * plane;
+                uint8_t *mask = t->mask + u * plane;
+                long lo, hi, blo, bhi;
+                size_t nrows;
+                uint8_t cfa[4];
+
+                cs__resample_rows(&f->inv, w, y0, rows, rn->h, 1, &lo, &hi);
+                if (hi - lo < 2) {
+                        memset(mask, 0, rows * w);
+                        continue;
+                }
+                blo = lo > 0 ? lo - 1 : 0;
+                bhi = hi < (long)rn->h ? hi + 1 : (long)rn->h;
+                nrows = (size_t)(bhi - blo);
+                if (grow_band(t, nrows, w) < 0)
+                        return cs_err_set(e, CS_ENOMEM, "out of memory for a band of %zu rows", nrows);
+                t0 = cs__thread_cpu();
+                pthread_mutex_lock(&f->lock);
+                r = cs__frame_read_rows(f->ff, f->path, (long)w, blo, (long)nrows, t->raw, e);
+                pthread_mutex_unlock(&f->lock);
+                if (r < 0)
+                        return r;
+                if (rn->hotmask)
+                        cs_hotpix_mend(t->raw, w, nrows, rn->hotmask + (size_t)blo * w);
+                for (i = 0; i < nrows * w; i++)
+                        t->band[i] = t->raw[i];
+                cpu[0] += cs__thread_cpu() - t0;
+                t0 = cs__thread_cpu();
+                for (i = 0; i < 4; i++)
+                        cfa[i] = rn->cfa[((((i >> 1) + (size_t)blo) & 1) << 1) | (i & 1)];
+                cs_debayer_bilinear(t->band, w, nrows, cfa, t->rgb, t->rgb + nrows * w, t->rgb + 2 * nrows * w);
+                cpu[1] += cs__thread_cpu() - t0;
+                t0 = cs__thread_cpu();
+                for (c = 0; c < 3; c++)
+                        cs__resample_bilinear(t->rgb + c * nrows * w, w, rn->h, blo, nrows, &f->inv, w, y0, rows,
+                                              f->add[c], f->mul[c], vals + c * plane, mask);
+                cpu[2] += cs__thread_cpu() - t0;
+        }
+        t0 = cs__thread_cpu();
+        for (c = 0; c < 3; c++) {
+                for (u = 0; u < rn->nused; u++) {
+                        t->planes[u] = t->vals + (u * 3 + c) * plane;
+                        t->masks[u] = t->mask + u * plane;
+                }
+                cs_combine_sigma_clip(t->planes, t->masks, rn->nused, rows * w, &rn->p->combine,
+                                      rn->res->rgb + c * rn->w * rn->h + y0 * w, NULL, t->scratch);
+        }
+        cpu[3] += cs__thread_cpu() - t0;
+        return CS_OK;
+}
+
+static void *pass2_thread(void *arg)
+{
+        struct run *rn = arg;
+        struct tbuf t = { 0 };
+        struct cs_err e = CS_ERR_INIT;
+        size_t plane = rn->block_rows * rn->w;
+        t.vals = cs_alloc_array(rn->nused * 3, plane * sizeof(float), 0);
+        t.mask = cs_alloc_array(rn->nused, plane, 0);
+        t.scratch = cs_alloc_array(2 * rn->nused + 2, sizeof(float), 0);
+        t.planes = cs_alloc_array(rn->nused, sizeof *t.planes, 0);
+        t.masks = cs_alloc_array(rn->nused, sizeof *t.masks, 0);
+        if (!t.vals || !t.mask || !t.scratch || !t.planes || !t.masks) {
+                cs_err_set(&e, CS_ENOMEM, "out of memory for row blocks");
+                set_error(rn, &e);
+                goto out;
+        }
+        for (;;) {
+                size_t b = atomic_fetch_add(&rn->next, 1);
+
+                if (b >= rn->nblocks || atomic_load(&rn->failed))
+                        break;
+                if (cancelled(rn)) {
+                        cs_err_set(&e, CS_ECANCELLED, "cancelled");
+                        set_error(rn, &e);
+                        break;
+                }
+                {
+                        double cpu[4] = { 0, 0, 0, 0 };
+                        int r = do_block(rn, &t, b, cpu, &e);
+
+                        pthread_mutex_lock(&rn->lock);
+                        for (int q = 0; q < 4; q++)
+                                rn->cpu[q] += cpu[q];
+                        pthread_mutex_unlock(&rn->lock);
+                        if (r < 0) {
+                                set_error(rn, &e);
+                                break;
+                        }
+                }
+                progress_step(rn);
+        }
+out:
+        free(t.raw);
+        free(t.band);
+        free(t.rgb);
+        free(t.vals);
+        free(t.mask);
+        free(t.scratch);
+        free(t.planes);
+        free(t.masks);
+        return NULL;
+}
+
+/* ---- the whole run ---- */
+
+static int cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
+static double median_fwhm(const struct cs_star *s, size_t n)
+{
+        double *v, m;
+        size_t i;
+
+        if (n == 0)
+                return 0;
+        v = cs_xmalloc(n * sizeof *v);
+        for (i = 0; i < n; i++)
+                v[i] = s[i].fwhm;
+        qsort(v, n, sizeof *v, cmp_double);
+        m = v[n / 2];
+        free(v);
+        return m;
+}
+
+static bool same_file(const char *a, const char *b)
+{
+        char ra[PATH_MAX], rb[PATH_MAX];
+
+        if (!strcmp(a, b))
+                return true;
+        if (!realpath(a, ra) || !realpath(b, rb))
+                return false;
+        return !strcmp(ra, rb);
+}
+
+void cs_stack_result_release(struct cs_stack_result *r)
+{
+        size_t i;
+
+        if (!r)
+                return;
+        for (i = 0; i < r->n && r->frames; i++)
+                free(r->frames[i].file);
+        free(r->frames);
+        free(r->rgb);
+        memset(r, 0, sizeof *r);
+}
+
+static double peak_rss_mb(void)
+{
+        struct rusage ru;
+
+        if (getrusage(RUSAGE_SELF, &ru) != 0)
+                return 0;
+        return (double)ru.ru_maxrss / 1024.0;
+}
+
+int cs_stack_run(const struct cs_stack_params *params, const char *const *files, size_t n,
+                 struct cs_stack_result *ret, struct cs_err *err)
+{
+        struct cs_stack_result res;
+        struct run rn;
+        size_t i, k, nhot = 0, ref = 0;
+        double t_start = cs__now(), t0;
+        int r = CS_OK;
+        long nproc;
+
+        memset(&res, 0, sizeof res);
+        memset(&rn, 0, sizeof rn);
+        pthread_mutex_init(&rn.lock, NULL);
+        rn.p = params;
+        rn.res = &res;
+        rn.n = n;
+        if (n == 0) {
+                r = cs_err_set(err, CS_EINVAL, "no frames to stack");
+                goto out;
+        }
+        if (params->combine.kappa <= 0 || params->combine.max_iter < 1) {
+                r = cs_err_set(err, CS_EINVAL, "kappa must be > 0 and iterations >= 1");
+                goto out;
+        }
+        nproc = sysconf(_SC_NPROCESSORS_ONLN);
+        rn.threads = params->threads > 0 ? params->threads : (int)(nproc > 0 ? nproc : 1);
+        if (rn.threads > 64)
+                rn.threads = 64;
+        openblas_set_num_threads(1);
+        res.n = n;
+        res.frames = cs_alloc_array(n, sizeof *res.frames, 1);
+        rn.fr = cs_alloc_array(n, sizeof *rn.fr, 1);
+        if (!res.frames || !rn.fr) {
+                r = cs_err_set(err, CS_ENOMEM, "out of memory for %zu frames", n);
+                goto out;
+        }
+        for (i = 0; i < n; i++)
+                pthread_mutex_init(&rn.fr[i].lock, NULL);
+
+        /* headers: every file must be a readable mosaic of one size and pattern */
+        t0 = cs__now();
+        for (i = 0; i < n; i++) {
+                struct frame *f = &rn.fr[i];
+                struct cs_stack_frame *sf = &res.frames[i];
+
+                f->path = files[i];
+                sf->file = cs_xstrdup(files[i]);
+                r = cs__frame_open(files[i], &f->ff, &f->hdr, err);
+                if (r < 0)
+                        goto out;
+                if (i == 0) {
+                        rn.w = (size_t)f->hdr.w;
+                        rn.h = (size_t)f->hdr.h;
+                        memcpy(rn.cfa, f->hdr.cfa, 4);
+                } else if ((size_t)f->hdr.w != rn.w || (size_t)f->hdr.h != rn.h) {
+                        r = cs_err_set(err, CS_EINVAL, "'%s' is %ldx%ld but '%s' is %zux%zu: one stack needs one frame size",
+                                       files[i], f->hdr.w, f->hdr.h, files[0], rn.w, rn.h);
+                        goto out;
+                } else if (memcmp(rn.cfa, f->hdr.cfa, 4) != 0) {
+                        r = cs_err_set(err, CS_EINVAL, "'%s' has Bayer pattern '%s' but '%s' has '%s': one stack needs one pattern",
+                                       files[i], f->hdr.bayer, files[0], rn.fr[0].hdr.bayer);
+                        goto out;
+                }
+                sf->date_obs = f->hdr.date_obs;
+                snprintf(sf->date_obs_str, sizeof sf->date_obs_str, "%s", f->hdr.date_str);
+                sf->exptime = f->hdr.exptime;
+                sf->ra = f->hdr.ra;
+                sf->dec = f->hdr.dec;
+        }
+        res.width = rn.w;
+        res.height = rn.h;
+        if (params->hotpix) {
+                rn.counts = cs_alloc_array(rn.w * rn.h, sizeof *rn.counts, 1);
+                if (!rn.counts) {
+                        r = cs_err_set(err, CS_ENOMEM, "out of memory for hot-pixel counts");
+                        goto out;
+                }
+        }
+
+        /* pass 1 */
+        stage_begin(&rn, CS_STAGE_READ, n);
+        r = run_threads(&rn, pass1_thread);
+        if (r < 0) {
+                if (err)
+                        *err = rn.err;
+                goto out;
+        }
+        res.timings[CS_STACK_T_READ] = cs__now() - t0;
+
+        /* hot pixels: outliers at one place in most frames */
+        t0 = cs__now();
+        if (params->hotpix) {
+                unsigned minc = n >= 3 ? (unsigned)ceil(params->hotpix_fraction * (double)n) : (unsigned)n;
+
+                if (minc < 2 && n >= 2)
+                        minc = 2;
+                rn.hotmask = cs_alloc_array(rn.w * rn.h, 1, 0);
+                if (!rn.hotmask) {
+                        r = cs_err_set(err, CS_ENOMEM, "out of memory for the hot-pixel mask");
+                        goto out;
+                }
+                nhot = cs_hotpix_mask(rn.counts, rn.w * rn.h, minc, rn.hotmask);
+                CS_FREE(rn.counts);
+                /* a star sitting on a hot pixel is the hot pixel */
+                for (i = 0; i < n; i++) {
+                        struct frame *f = &rn.fr[i];
+                        size_t kept = 0;
+
+                        for (k = 0; k < f->nstars; k++) {
+                                long cx = lround(f->stars[k].x), cy = lround(f->stars[k].y), dx, dy;
+                                int hot = 0;
+
+                                for (dy = -1; dy <= 1 && !hot; dy++)
+                                        for (dx = -1; dx <= 1 && !hot; dx++) {
+                                                long xx = cx + dx, yy = cy + dy;
+
+                                                if (xx >= 0 && yy >= 0 && xx < (long)rn.w && yy < (long)rn.h)
+                                                        hot = rn.hotmask[(size_t)yy * rn.w + (size_t)xx];
+                                        }
+                                if (!hot)
+                                        f->stars[kept++] = f->stars[k];
+                        }
+                        f->nstars = kept;
+                }
+        }
+        res.n_hot_pixels = nhot;
+        for (i = 0; i < n; i++) {
+                res.frames[i].n_stars = rn.fr[i].nstars;
+                res.frames[i].fwhm = median_fwhm(rn.fr[i].stars, rn.fr[i].nstars);
+        }
+        res.timings[CS_STACK_T_HOTPIX] = cs__now() - t0;
+
+        /* reference: forced, or the frame with most stars per PSF area */
+        t0 = cs__now();
+        if (params->reference) {
+                for (ref = 0; ref < n && !same_file(params->reference, files[ref]); ref++)
+                        ;
+                if (ref == n) {
+                        r = cs_err_set(err, CS_EINVAL, "reference '%s' is not one of the frames", params->reference);
+                        goto out;
+                }
+        } else {
+                double best = -1;
+
+                for (i = 0; i < n; i++) {
+                        double fw = res.frames[i].fwhm > 0.5 ? res.frames[i].fwhm : 10.0;
+                        double q = (double)(rn.fr[i].nstars < 500 ? rn.fr[i].nstars : 500) / (fw * fw);
+
+                        if (q > best) {
+                                best = q;
+                                ref = i;
+                        }
+                }
+        }
+        res.reference = ref;
+        if (rn.fr[ref].nstars < params->match.min_matches) {
+                r = cs_err_set(err, CS_ENOTFOUND,
+                               "no frame could be registered: the reference '%s' shows only %zu stars (clouds?)",
+                               files[ref], rn.fr[ref].nstars);
+                goto out;
+        }
+        stage_begin(&rn, CS_STAGE_ALIGN, n);
+        r = run_threads(&rn, align_thread);
+        if (r < 0) {
+                if (err)
+                        *err = rn.err;
+                goto out;
+        }
+        rn.used = cs_alloc_array(n, sizeof *rn.used, 0);
+        if (!rn.used) {
+                r = cs_err_set(err, CS_ENOMEM, "out of memory");
+                goto out;
+        }
+        for (i = 0; i < n; i++) {
+                struct cs_stack_frame *sf = &res.frames[i];
+                struct frame *f = &rn.fr[i];
+                int c;
+
+                if (!sf->registered)
+                        continue;
+                if (cs_xform_invert(&sf->reg.xf, &f->inv, NULL) < 0) {
+                        sf->registered = false;
+                        snprintf(sf->reason, sizeof sf->reason, "not registered: singular transform");
+                        continue;
+                }
+                for (c = 0; c < 3; c++) {
+                        double bgf = sf->stats.bg[c], bgr = res.frames[ref].stats.bg[c];
+                        double m = 1;
+
+                        if (params->norm == CS_NORM_ADDSCALE && sf->stats.noise[c] > 0)
+                                m = res.frames[ref].stats.noise[c] / sf->stats.noise[c];
+                        if (params->norm == CS_NORM_NONE) {
+                                f->add[c] = 0;
+                                f->mul[c] = 1;
+                        } else {
+                                f->mul[c] = (float)m;
+                                f->add[c] = (float)(bgr / m - bgf);
+                        }
+                }
+                sf->used = true;
+                rn.used[rn.nused++] = i;
+        }
+        res.n_used = rn.nused;
+        res.n_rejected = n - rn.nused;
+        if (n > 1 && rn.nused < 2) {
+                r = cs_err_set(err, CS_ENOTFOUND, "no frame could be registered to the reference '%s' (%s)",
+                               files[ref], n > 1 ? res.frames[ref == 0 ? 1 : 0].reason : "");
+                goto out;
+        }
+        res.timings[CS_STACK_T_ALIGN] = cs__now() - t0;
+
+        /* pass 2: row blocks sized from the memory budget */
+        t0 = cs__now();
+        {
+                size_t per_row = rn.nused * rn.w * (3 * sizeof(float) + 1);
+                size_t budget = params->mem_budget ? params->mem_budget : ((size_t)192 << 20);
+
+                rn.block_rows = budget / ((size_t)rn.threads * per_row);
+                if (rn.block_rows > 128)
+                        rn.block_rows = 128;
+                if (rn.block_rows < 8) {
+                        /* keep threads busy on tiny budgets before giving up */
+                        while (rn.threads > 1 && budget / ((size_t)rn.threads * per_row) < 8)
+                                rn.threads--;
+                        rn.block_rows = budget / ((size_t)rn.threads * per_row);
+                }
+                if (rn.block_rows < 1) {
+                        r = cs_err_set(err, CS_ETOOBIG, "%zu frames of %zu px width do not fit the memory budget of %zu bytes",
+                                       rn.nused, rn.w, budget);
+                        goto out;
+                }
+                if (rn.block_rows > rn.h)
+                        rn.block_rows = rn.h;
+                rn.nblocks = (rn.h + rn.block_rows - 1) / rn.block_rows;
+        }
+        res.rgb = cs_alloc_array(3 * rn.w, rn.h * sizeof(float), 0);
+        if (!res.rgb) {
+                r = cs_err_set(err, CS_ENOMEM, "out of memory for the stack");
+                goto out;
+        }
+        stage_begin(&rn, CS_STAGE_STACK, rn.nblocks);
+        r = run_threads(&rn, pass2_thread);
+        if (r < 0) {
+                if (err)
+                        *err = rn.err;
+                goto out;
+        }
+        res.timings[CS_STACK_T_STACK] = cs__now() - t0;
+        res.timings[CS_STACK_T_CPU_READ] = rn.cpu[0];
+        res.timings[CS_STACK_T_CPU_DEBAYER] = rn.cpu[1];
+        res.timings[CS_STACK_T_CPU_RESAMPLE] = rn.cpu[2];
+        res.timings[CS_STACK_T_CPU_COMBINE] = rn.cpu[3];
+
+        /* metadata */
+        {
+                double ra_x = 0, ra_y = 0, dec = 0, tfirst = INFINITY;
+                size_t npt = 0, first = rn.used[0];
+
+                for (k = 0; k < rn.nused; k++) {
+                        struct cs_stack_frame *sf = &res.frames[rn.used[k]];
+
+                        res.total_exptime += sf->exptime;
+                        if (isfinite(sf->ra) && isfinite(sf->dec)) {
+                                ra_x += cos(sf->ra * M_PI / 180);
+                                ra_y += sin(sf->ra * M_PI / 180);
+                                dec += sf->dec;
+                                npt++;
+                        }
+                        if (isfinite(sf->date_obs) && sf->date_obs < tfirst) {
+                                tfirst = sf->date_obs;
+                                first = rn.used[k];
+                        }
+                }
+                snprintf(res.object, sizeof res.object, "%s", rn.fr[ref].hdr.object);
+                if (!params->scrub_location) {
+                        snprintf(res.sitelat, sizeof res.sitelat, "%s", rn.fr[ref].hdr.sitelat);
+                        snprintf(res.sitelong, sizeof res.sitelong, "%s", rn.fr[ref].hdr.sitelong);
+                }
+                if (npt > 0 && isfinite(tfirst)) {
+                        double ra = atan2(ra_y, ra_x) * 180 / M_PI;
+                        struct cs_err e2 = CS_ERR_INIT;
+
+                        if (ra < 0)
+                                ra += 360;
+                        if (cs_chunkkey_format(res.frames[first].date_obs, ra, dec / (double)npt, res.chunk_key,
+                                               &e2) < 0)
+                                res.chunk_key[0] = 0;
+                }
+        }
+        if (params->output || params->thumbnail)
+                stage_begin(&rn, CS_STAGE_WRITE, (params->output ? 1 : 0) + (params->thumbnail ? 1 : 0));
+        res.peak_rss_mb = peak_rss_mb();
+        if (params->output) {
+                t0 = cs__now();
+                r = cs_stack_write_fits(&res, params, params->output, err);
+                if (r < 0)
+                        goto out;
+                res.timings[CS_STACK_T_WRITE] = cs__now() - t0;
+                progress_step(&rn);
+        }
+        if (params->thumbnail) {
+                size_t np = rn.w * rn.h;
+
+                t0 = cs__now();
+                r = cs_png_write_thumbnail(params->thumbnail, res.rgb, res.rgb + np, res.rgb + 2 * np, (int)rn.w,
+                                           (int)rn.h, 1024, err);
+                if (r < 0)
+                        goto out;
+                res.timings[CS_STACK_T_THUMB] = cs__now() - t0;
+                progress_step(&rn);
+        }
+        res.timings[CS_STACK_T_TOTAL] = cs__now() - t_start;
+        res.peak_rss_mb = peak_rss_mb();
+        *ret = res;
+        memset(&res, 0, sizeof res);
+        r = CS_OK;
+out:
+        if (rn.fr) {
+                for (i = 0; i < n; i++) {
+                        cs__frame_close(rn.fr[i].ff);
+                        free(rn.fr[i].stars);
+                        pthread_mutex_destroy(&rn.fr[i].lock);
+                }
+        }
+        free(rn.fr);
+        free(rn.counts);
+        free(rn.hotmask);
+        free(rn.used);
+        pthread_mutex_destroy(&rn.lock);
+        cs_stack_result_release(&res);
+        return r;
+}

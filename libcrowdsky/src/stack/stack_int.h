@@ -1,0 +1,63 @@
+/* stack_int.h - helpers shared by the files of the stacking engine (library-private). */
+#ifndef CROWDSKY_STACK_INT_H
+#define CROWDSKY_STACK_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crowdsky/align.h"
+
+/* k-th smallest of a[0..n-1] (0-based), reordering a. n >= 1, k < n. */
+float cs__select_f32(float *a, size_t n, size_t k);
+double cs__select_f64(double *a, size_t n, size_t k);
+
+/* Seconds of a monotonic clock / of this thread's CPU time. */
+double cs__now(void);
+double cs__thread_cpu(void);
+
+/* Bilinear resampling of one channel band into the reference geometry.
+ *   src: band of rows [src_y0, src_y0 + src_h) of a frame src_w wide, frame
+ *        height frame_h (samples outside the frame are not covered)
+ *   inv: map from output pixel (reference frame) to source frame pixel
+ *   out: rows [y0, y0 + rows) of the output, out_w wide; mask gets 1 where covered.
+ *   add, mul: out = (sample + add) * mul */
+void cs__resample_bilinear(const float *src, size_t src_w, size_t frame_h, long src_y0, size_t src_h,
+                           const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
+                           float add, float mul, float *out, uint8_t *mask);
+
+/* Source row range [*lo, *hi) an output block needs (clamped to the frame, with margin). */
+void cs__resample_rows(const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
+                       size_t frame_h, long margin, long *lo, long *hi);
+
+/* ---- frame files (frameio.c) ---- */
+#include <fitsio.h>
+
+#include "crowdsky/err.h"
+
+struct cs__frame_hdr {
+        long w, h;
+        uint8_t cfa[4];
+        char bayer[16];
+        double date_obs;        /* UTC seconds since 1970, NAN if absent */
+        char date_str[32];
+        double exptime;         /* 0 if absent */
+        double ra, dec;         /* NAN if absent */
+        char object[72];
+        char instrume[72];
+        char sitelat[72], sitelong[72]; /* raw header values ("" if absent) */
+};
+
+/* Opens path (no extended file-name syntax) and reads and checks its header:
+ * a 2-D image with a Bayer pattern. Closes it again on failure. */
+int cs__frame_open(const char *path, fitsfile **ret_ff, struct cs__frame_hdr *ret_hdr, struct cs_err *err);
+
+/* Reads nrows full rows from row0 as unsigned 16-bit. Not thread-safe per ff. */
+int cs__frame_read_rows(fitsfile *ff, const char *path, long w, long row0, long nrows, uint16_t *out,
+                        struct cs_err *err);
+
+void cs__frame_close(fitsfile *ff);
+
+/* ISO 8601 UTC text of t (seconds since 1970) with milliseconds. */
+void cs__format_time(double t, char out[32]);
+
+#endif
