@@ -31,6 +31,17 @@ int h_raw_upload(struct cs_req *req);
 int h_my_stacks(struct cs_req *req);
 int h_jobs_list(struct cs_req *req);
 int h_job_delete(struct cs_req *req);
+/* h_worker.c: worker API (Bearer) and the script API's stack downloads */
+int h_next_job(struct cs_req *req);
+int h_job_files(struct cs_req *req);
+int h_download_raw(struct cs_req *req);
+int h_heartbeat(struct cs_req *req);
+int h_complete_job(struct cs_req *req);
+int h_fail_job(struct cs_req *req);
+int h_download_stack(struct cs_req *req);
+int h_thumbnail(struct cs_req *req);
+/* h_upload_stack.c: a stack made on the telescope -> an 'upload_stack' job */
+int h_upload_stack(struct cs_req *req);
 
 /* ---- shared helpers ---- */
 

@@ -39,6 +39,17 @@ const struct cs_route cs_routes[] = {
         /* script and telescope-app API (HTTP Basic) */
         { GET | POST,  "/api/raw_upload",     h_raw_upload,      CS_AUTH_BASIC,         CS_BODY_UPLOAD, CS_R_PHP | CS_R_STREAM },
         { GET,         "/api/my_stacks",      h_my_stacks,       CS_AUTH_BASIC,         0,              CS_R_PHP },
+        { GET,         "/api/download_stack", h_download_stack,  CS_AUTH_BASIC,         0,              CS_R_PHP },
+        { GET,         "/api/thumbnail",      h_thumbnail,       CS_AUTH_BASIC,         0,              CS_R_PHP },
+        { POST,        "/api/upload_stack",   h_upload_stack,    CS_AUTH_BASIC,         CS_BODY_UPLOAD, CS_R_PHP | CS_R_STREAM },
+
+        /* worker API (Bearer worker token; h_worker.c) */
+        { GET,         "/api/next_job",       h_next_job,        CS_AUTH_BEARER,        0,              CS_R_PHP },
+        { GET,         "/api/job_files",      h_job_files,       CS_AUTH_BEARER,        0,              CS_R_PHP },
+        { GET,         "/api/download_raw",   h_download_raw,    CS_AUTH_BEARER,        0,              CS_R_PHP },
+        { POST,        "/api/heartbeat",      h_heartbeat,       CS_AUTH_BEARER,        CS_BODY_FORM,   CS_R_PHP },
+        { POST,        "/api/complete_job",   h_complete_job,    CS_AUTH_BEARER,        4 << 20,        CS_R_PHP },
+        { POST,        "/api/fail_job",       h_fail_job,        CS_AUTH_BEARER,        CS_BODY_FORM,   CS_R_PHP },
 };
 
 const size_t cs_routes_count = sizeof cs_routes / sizeof cs_routes[0];

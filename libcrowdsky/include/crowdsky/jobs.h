@@ -103,7 +103,8 @@ struct cs_job_completion {
         int64_t stacked_id;
         bool already;                  /* the job was completed before with this lease (idempotent replay) */
         int64_t *raw_ids;              /* raw files whose rows were deleted: unlink them; caller frees */
-        int64_t *raw_session_ids;      /* their upload sessions (parallel array) */
+        char (*raw_tokens)[65];        /* their upload sessions' tokens (parallel array; the
+                                          buffer path is derived from token + id) */
         int n_raw;
         char *old_webdav_path;         /* a replaced stack's files to delete on WebDAV, or NULL */
         char *old_thumbnail_path;

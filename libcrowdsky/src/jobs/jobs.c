@@ -101,7 +101,7 @@ void cs_job_completion_release(struct cs_job_completion *c)
         if (!c)
                 return;
         CS_FREE(c->raw_ids);
-        CS_FREE(c->raw_session_ids);
+        CS_FREE(c->raw_tokens);
         CS_FREE(c->old_webdav_path);
         CS_FREE(c->old_thumbnail_path);
         c->n_raw = 0;
@@ -484,8 +484,11 @@ static int complete_once(struct cs_db *db, const struct cs_jobs_policy *pol, int
                 goto out;
         {
                 struct cs_db_param p[] = { CS_DB_I64(job_id) };
-                r = cs_db_query(db, "SELECT id, session_id FROM raw_files WHERE job_id = ? FOR UPDATE", p,
-                                CS_DB_N(p), &raws, err);
+                /* the session row is only read (no lock): its token never changes */
+                r = cs_db_query(db,
+                                "SELECT r.id, (SELECT s.token FROM upload_sessions s WHERE s.id = r.session_id) "
+                                "FROM raw_files r WHERE r.job_id = ?",
+                                p, CS_DB_N(p), &raws, err);
         }
         if (r < 0)
                 goto out;
@@ -570,10 +573,10 @@ static int complete_once(struct cs_db *db, const struct cs_jobs_policy *pol, int
         n = cs_db_rows_count(raws);
         if (n) {
                 ret->raw_ids = cs_xcalloc(n, sizeof *ret->raw_ids);
-                ret->raw_session_ids = cs_xcalloc(n, sizeof *ret->raw_session_ids);
+                ret->raw_tokens = cs_xcalloc(n, sizeof *ret->raw_tokens);
                 for (i = 0; i < n; i++) {
                         ret->raw_ids[i] = cs_db_rows_i64(raws, i, 0);
-                        ret->raw_session_ids[i] = cs_db_rows_i64(raws, i, 1);
+                        copy_cell(raws, i, 1, ret->raw_tokens[i], sizeof ret->raw_tokens[i]);
                 }
                 ret->n_raw = (int)n;
                 {
