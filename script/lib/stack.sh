@@ -250,7 +250,8 @@ stack_start_nginx() {
 # up = socket there; gives up at once (true for stack__wait) if the process died
 stack__fcgi_up() {
 	[ -S "$S_FCGI_SOCK" ] && return 0
-	stack__alive "$S_RUN/fcgi.pid" crowdsky-fcgi || return 0
+	# kill -0 only: right after the fork the child may not have exec'd yet
+	kill -0 "$(cat "$S_RUN/fcgi.pid")" 2>/dev/null || return 0
 	return 1
 }
 
