@@ -51,7 +51,7 @@ int cs_chunkkey_parse(const char *key, struct cs_chunkkey *ret, struct cs_err *e
 
 /* The 15-minute slot a time falls in, counted from 1970-01-01T00:00:00 UTC:
  * floor(obs_time_utc / 900). Frames share a key's CC and date iff they share
- * this number. */
+ * this number. Thread-safe. */
 int64_t cs_chunk_slot(double obs_time_utc);
 
 /* Great-circle distance between two pointings in degrees (haversine form, stable
