@@ -34,7 +34,8 @@ static void usage(FILE *f)
                 "  --start ISO                  DATE-OBS of the first frame (UTC)\n"
                 "  --cadence SECONDS            time between frames (default 11)\n"
                 "  --exptime SECONDS            exposure (default 10)\n"
-                "  --threads N                  threads (default: all CPUs)\n");
+                "  --threads N                  threads (default: all CPUs)\n"
+                "  --noiseless                  no shot or read noise (for checking tools)\n");
 }
 
 static int want_value(int i, int argc, char **argv)
@@ -86,6 +87,9 @@ int cmd_simulate(int argc, char **argv)
                         continue;
                 } else if (!strcmp(a, "--cloudy")) {
                         p.cloudy = true;
+                        continue;
+                } else if (!strcmp(a, "--noiseless")) {
+                        p.noiseless = true;
                         continue;
                 }
                 if (strncmp(a, "--", 2) != 0) {

@@ -51,6 +51,8 @@ struct cs_sim_params {
         double fwhm_px;             /* mean seeing FWHM in px, default 3.15 */
         double beta;                /* Moffat beta, default 3.0 */
         int threads;                /* worker threads, 0 = online CPUs */
+        bool noiseless;             /* write the expected signal, rounded, without
+                                     * shot or read noise (for checking tools) */
 };
 
 /* The defaults listed above. */

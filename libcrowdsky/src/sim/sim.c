@@ -665,9 +665,13 @@ static void render_frame(const struct sim_run *run, int k, float *sig, uint16_t 
                 sig[(size_t)run->hots[i].y * w + run->hots[i].x] += (float)run->hots[i].amp;
 
         for (i = 0; i < (size_t)w * h; i++) {
-                double s = sig[i] > 0.0f ? sig[i] : 0.0;
-                double v = ADU_PER_E * cs__sim_rng_poisson(&rng, s / ADU_PER_E) + PEDESTAL_ADU +
-                           READ_NOISE_ADU * cs__sim_rng_normal(&rng);
+                double s = sig[i] > 0.0f ? sig[i] : 0.0, v;
+
+                if (p->noiseless)
+                        v = s + PEDESTAL_ADU;
+                else
+                        v = ADU_PER_E * cs__sim_rng_poisson(&rng, s / ADU_PER_E) + PEDESTAL_ADU +
+                            READ_NOISE_ADU * cs__sim_rng_normal(&rng);
 
                 v = floor(v + 0.5);
                 out[i] = (uint16_t)(v < 0.0 ? 0.0 : v > SAT_ADU ? SAT_ADU : v);
@@ -861,7 +865,8 @@ static int write_truth(const struct sim_run *run, struct cs_err *err)
         cJSON_AddNumberToObject(root, "exptime", p->exptime_s);
         cJSON_AddNumberToObject(root, "pedestal_adu", PEDESTAL_ADU);
         cJSON_AddNumberToObject(root, "adu_per_electron", ADU_PER_E);
-        cJSON_AddNumberToObject(root, "read_noise_adu", READ_NOISE_ADU);
+        cJSON_AddNumberToObject(root, "read_noise_adu", p->noiseless ? 0.0 : READ_NOISE_ADU);
+        cJSON_AddBoolToObject(root, "noiseless", p->noiseless);
         cJSON_AddNumberToObject(root, "saturation_adu", SAT_ADU);
         cJSON_AddNumberToObject(root, "reference_frame", 0);
         cJSON_AddStringToObject(root, "reference_file", run->frames[0].file);
