@@ -396,6 +396,7 @@ CS_TEST(pointing_in_headers)
         const char *colon[] = { GOOD_HEAD, GOOD_DATE, "RA      = '05:35:17.3'", "DEC     = '+22:00:52'", NULL };
         const char *objct[] = { GOOD_HEAD, GOOD_DATE, "OBJCTRA = '05 35 17.3'", "OBJCTDEC= '-05 23 28'", NULL };
         const char *ints[] = { GOOD_HEAD, GOOD_DATE, "RA      =                  360", "DEC     =                  -90", NULL };
+        const char *negzero[] = { GOOD_HEAD, GOOD_DATE, "RA      =                 -0.0", "DEC     = '-00 00 00'", NULL };
         const char *exp[] = { GOOD_HEAD, GOOD_DATE, "RA      =              1.5E+02", "DEC     =             .5D1", NULL };
         struct cs_fits_info in;
 
@@ -410,6 +411,9 @@ CS_TEST(pointing_in_headers)
         in = expect_ok(ints, 24);
         CS_ASSERT_NEAR(in.ra, 0, 0); /* 360 is 0 */
         CS_ASSERT_NEAR(in.dec, -90, 0);
+        in = expect_ok(negzero, 24);
+        CS_ASSERT(in.ra == 0.0 && !signbit(in.ra));
+        CS_ASSERT(in.dec == 0.0 && !signbit(in.dec));
         in = expect_ok(exp, 24);
         CS_ASSERT_NEAR(in.ra, 150, 0);
         CS_ASSERT_NEAR(in.dec, 5, 0);

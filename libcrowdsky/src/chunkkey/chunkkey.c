@@ -68,6 +68,8 @@ static void format_ra(double ra, char out[16])
 
         if (r < 0)
                 r += 360.0;
+        if (r == 0.0)
+                r = 0.0; /* -0.0 would print "-0.0" */
         snprintf(out, 16, "%.1f", r);
         if (!strcmp(out, "360.0"))
                 memcpy(out, "0.0", 4);

@@ -282,8 +282,10 @@ static int check_pointing(struct cs_fits_reader *r, struct cs_err *err)
                 return fail(r, err, CS_EFITS, "%s out of range (%g, expected 0..360)", rn, r->info.ra);
         if (!(r->info.dec >= -90.0 && r->info.dec <= 90.0))
                 return fail(r, err, CS_EFITS, "%s out of range (%g, expected -90..90)", dn, r->info.dec);
-        if (r->info.ra == 360.0)
-                r->info.ra = 0.0;
+        if (r->info.ra == 360.0 || r->info.ra == 0.0)
+                r->info.ra = 0.0; /* also turns -0.0 into 0.0 */
+        if (r->info.dec == 0.0)
+                r->info.dec = 0.0;
         r->info.has_radec = true;
         return CS_OK;
 }
