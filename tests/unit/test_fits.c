@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fitsio.h>
+
 #include "crowdsky/fits.h"
 #include "cs_test.h"
 
@@ -773,6 +775,70 @@ CS_TEST(real_headers)
         }
         closedir(d);
         CS_ASSERT_EQ(n, 12);
+}
+
+/* Differential check: cfitsio reads the same values from the same real headers. */
+CS_TEST(real_headers_agree_with_cfitsio)
+{
+        static const char *const folders[] = { "m94-s50-2025-03-27", "m94-s50-2025-03-27b",
+                                               "m94-s50-2025-04-09", "ngc7023-s50-2025-06-30" };
+        const char *root = getenv("CS_SOURCE_ROOT");
+        size_t flen = 5760 + 1080 * 1920 * 2, fi;
+        unsigned char *buf = calloc(1, flen);
+        int n = 0;
+
+        CS_ASSERT(root != NULL && buf != NULL);
+        for (fi = 0; fi < 4; fi++) {
+                char dir[1024], path[2048];
+                struct dirent *de;
+                DIR *d;
+
+                snprintf(dir, sizeof dir, "%s/tests/data/fits/seestar-headers/%s", root, folders[fi]);
+                d = opendir(dir);
+                CS_ASSERT(d != NULL);
+                while ((de = readdir(d)) != NULL) {
+                        struct file f = { buf, flen };
+                        struct cs_fits_info in;
+                        struct cs_err err = CS_ERR_INIT;
+                        fitsfile *ff = NULL;
+                        void *mem = buf;
+                        size_t memsz = flen;
+                        int st = 0;
+                        long naxes[2];
+                        double ra, dec, exptime;
+                        char date[FLEN_VALUE], bayer[FLEN_VALUE], object[FLEN_VALUE];
+                        FILE *fp;
+
+                        if (!strstr(de->d_name, ".hdr"))
+                                continue;
+                        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+                        fp = fopen(path, "rb");
+                        CS_ASSERT(fp != NULL);
+                        CS_ASSERT_EQ(fread(buf, 1, 5760, fp), 5760);
+                        fclose(fp);
+                        CS_ASSERT_OK(run(f, 0, &in, &err));
+                        fits_open_memfile(&ff, "mem.fits", READONLY, &mem, &memsz, 0, NULL, &st);
+                        fits_get_img_size(ff, 2, naxes, &st);
+                        fits_read_key_dbl(ff, "RA", &ra, NULL, &st);
+                        fits_read_key_dbl(ff, "DEC", &dec, NULL, &st);
+                        fits_read_key_dbl(ff, "EXPTIME", &exptime, NULL, &st);
+                        fits_read_key_str(ff, "DATE-OBS", date, NULL, &st);
+                        fits_read_key_str(ff, "BAYERPAT", bayer, NULL, &st);
+                        fits_read_key_str(ff, "OBJECT", object, NULL, &st);
+                        fits_close_file(ff, &st);
+                        CS_ASSERT_EQ(st, 0);
+                        CS_ASSERT_EQ(in.width, naxes[0]);
+                        CS_ASSERT_EQ(in.height, naxes[1]);
+                        CS_ASSERT(in.ra == ra && in.dec == dec && in.exptime == exptime);
+                        CS_ASSERT_STREQ(in.date_obs, date);
+                        CS_ASSERT_STREQ(in.bayer, bayer);
+                        CS_ASSERT_STREQ(in.object, object);
+                        n++;
+                }
+                closedir(d);
+        }
+        CS_ASSERT_EQ(n, 45);
+        free(buf);
 }
 
 /* The full frames when the shared data folder is there (it is on the build
