@@ -139,6 +139,9 @@ int cs_pool_run(struct cs_app *app, int listen_fd)
         for (i = 0; i < started; i++)
                 pthread_join(ta[i].tid, NULL);
         close(listen_fd);
+        /* a unix socket file left behind would look like a live pool */
+        if (strchr(app->cfg.fcgi_listen, '/') || !strchr(app->cfg.fcgi_listen, ':'))
+                unlink(app->cfg.fcgi_listen);
         free(ta);
         cs_log_info("stopped after %lld requests", (long long)atomic_load(&app->requests));
         return 0;

@@ -293,21 +293,20 @@ def fits_header(path_or_bytes):
 
 # --- direct FastCGI (a private crowdsky-fcgi with its own settings) ---
 
-def fcgi_request(sock_path, params, body=b""):
-    """One FastCGI responder request over a unix socket; returns Response."""
-    def rec(t, content, req_id=1):
+def fcgi_encode(params, body=b""):
+    """The bytes of one FastCGI responder request (id 1): BEGIN_REQUEST, PARAMS,
+    STDIN records (the empty STDIN record that ends the body included)."""
+    def rec(t, content):
         pad = (8 - len(content) % 8) % 8
-        return struct.pack("!BBHHBB", 1, t, req_id, len(content), pad, 0) + content + b"\0" * pad
+        return struct.pack("!BBHHBB", 1, t, 1, len(content), pad, 0) + content + b"\0" * pad
 
     def nv(k, v):
         k, v = k.encode(), v.encode()
+
         def ln(n):
             return struct.pack("!B", n) if n < 128 else struct.pack("!I", n | 0x80000000)
         return ln(len(k)) + ln(len(v)) + k + v
 
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(120)
-    s.connect(sock_path)
     out = [rec(1, struct.pack("!HB5x", 1, 0))]
     p = b"".join(nv(k, v) for k, v in params.items())
     for i in range(0, len(p), 65535):
@@ -316,21 +315,17 @@ def fcgi_request(sock_path, params, body=b""):
     for i in range(0, len(body), 65535):
         out.append(rec(5, body[i:i + 65535]))
     out.append(rec(5, b""))
-    s.sendall(b"".join(out))
-    data = b""
+    return b"".join(out)
+
+
+def fcgi_parse(data):
+    """Response from the bytes a FastCGI responder sent back."""
     stdout = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
     i = 0
     while i + 8 <= len(data):
         _, t, _, clen, pad, _ = struct.unpack("!BBHHBB", data[i:i + 8])
-        content = data[i + 8:i + 8 + clen]
         if t == 6:
-            stdout += content
+            stdout += data[i + 8:i + 8 + clen]
         i += 8 + clen + pad
     head, _, body = stdout.partition(b"\r\n\r\n")
     headers = []
@@ -341,3 +336,28 @@ def fcgi_request(sock_path, params, body=b""):
             status = int(v.strip().split()[0])
         headers.append((k.strip(), v.strip()))
     return Response(status, headers, body)
+
+
+def fcgi_params(method, path, query="", headers=None, ctype="", body_len=0, remote="127.0.0.1"):
+    p = {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "REQUEST_URI": path + ("?" + query if query else ""),
+         "QUERY_STRING": query, "REMOTE_ADDR": remote, "CONTENT_TYPE": ctype, "CONTENT_LENGTH": str(body_len),
+         "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "127.0.0.1"}
+    for k, v in (headers or {}).items():
+        p["HTTP_" + k.upper().replace("-", "_")] = v
+    return p
+
+
+def fcgi_request(sock_path, params, body=b""):
+    """One FastCGI responder request over a unix socket; returns Response."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(120)
+    s.connect(sock_path)
+    s.sendall(fcgi_encode(params, body))
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return fcgi_parse(data)
