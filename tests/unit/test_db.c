@@ -234,6 +234,31 @@ CS_TEST(transactions)
         CS_ASSERT_EQ(v, 1);
         CS_ASSERT_EQ(cs_db_commit(a, &err), CS_EINVAL);
         CS_ASSERT_OK(cs_db_rollback(a, &err)); /* harmless without a transaction */
+
+        /* READ COMMITTED for one transaction: a row committed meanwhile by
+         * another connection becomes visible; the next plain transaction is
+         * REPEATABLE READ again (the first snapshot holds) */
+        {
+                struct cs_db_param q[] = { CS_DB_STR("rc-1") };
+                int64_t before = -1, after = -1;
+
+                CS_ASSERT_OK(cs_db_begin_read_committed(a, &err));
+                CS_ASSERT_OK(cs_db_query_i64(a, "SELECT COUNT(*) FROM t WHERE name = ?", q, 1, &before, &err));
+                CS_ASSERT_OK(cs_db_exec(b, "INSERT INTO t (name) VALUES (?)", q, 1, NULL, NULL, &err));
+                CS_ASSERT_OK(cs_db_query_i64(a, "SELECT COUNT(*) FROM t WHERE name = ?", q, 1, &after, &err));
+                CS_ASSERT_OK(cs_db_commit(a, &err));
+                CS_ASSERT_EQ(before, 0);
+                CS_ASSERT_EQ(after, 1);
+
+                q[0] = CS_DB_STR("rr-1");
+                CS_ASSERT_OK(cs_db_begin(a, &err));
+                CS_ASSERT_OK(cs_db_query_i64(a, "SELECT COUNT(*) FROM t WHERE name = ?", q, 1, &before, &err));
+                CS_ASSERT_OK(cs_db_exec(b, "INSERT INTO t (name) VALUES (?)", q, 1, NULL, NULL, &err));
+                CS_ASSERT_OK(cs_db_query_i64(a, "SELECT COUNT(*) FROM t WHERE name = ?", q, 1, &after, &err));
+                CS_ASSERT_OK(cs_db_rollback(a, &err));
+                CS_ASSERT_EQ(before, 0);
+                CS_ASSERT_EQ(after, 0);
+        }
         cs_db_free(a);
         cs_db_free(b);
 }

@@ -108,6 +108,10 @@ int cs_db_query_i64(struct cs_db *db, const char *sql, const struct cs_db_param 
  * it. cs_db_rollback is safe to call when no transaction is open or the
  * connection is gone (then it only resets the state) and returns CS_OK. */
 int cs_db_begin(struct cs_db *db, struct cs_err *err);
+/* As cs_db_begin, at READ COMMITTED for this one transaction (the job claim's
+ * SKIP LOCKED scans lock less). Both statements run on the same connection,
+ * so a reconnect can never lose the isolation level. */
+int cs_db_begin_read_committed(struct cs_db *db, struct cs_err *err);
 int cs_db_commit(struct cs_db *db, struct cs_err *err);
 int cs_db_rollback(struct cs_db *db, struct cs_err *err);
 bool cs_db_in_transaction(const struct cs_db *db);

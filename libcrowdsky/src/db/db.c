@@ -680,28 +680,46 @@ static int simple_query(struct cs_db *db, const char *q, struct cs_err *err)
         return r;
 }
 
-int cs_db_begin(struct cs_db *db, struct cs_err *err)
+static int begin_once(struct cs_db *db, bool read_committed, struct cs_err *err)
+{
+        int r = ensure_conn(db, err);
+
+        if (r < 0)
+                return r;
+        if (read_committed) {
+                r = simple_query(db, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", err);
+                if (r < 0)
+                        return r;
+        }
+        return simple_query(db, "START TRANSACTION", err);
+}
+
+static int begin(struct cs_db *db, bool read_committed, struct cs_err *err)
 {
         int r;
 
         if (db->in_tx)
                 return cs_err_set(err, CS_EINVAL, "a transaction is already open");
         db->retryable = false;
-        r = ensure_conn(db, err);
-        if (r < 0)
-                return r;
-        r = simple_query(db, "START TRANSACTION", err);
-        if (r < 0 && !db->mysql) {
-                /* the connection was gone before anything ran: one fresh try */
-                r = ensure_conn(db, err);
-                if (r < 0)
-                        return r;
-                r = simple_query(db, "START TRANSACTION", err);
-        }
+        r = begin_once(db, read_committed, err);
+        /* the connection was gone before the transaction began: one fresh try
+         * (begin_once dropped it, so this reconnects) */
+        if (r < 0 && !db->mysql)
+                r = begin_once(db, read_committed, err);
         if (r < 0)
                 return r;
         db->in_tx = true;
         return CS_OK;
+}
+
+int cs_db_begin(struct cs_db *db, struct cs_err *err)
+{
+        return begin(db, false, err);
+}
+
+int cs_db_begin_read_committed(struct cs_db *db, struct cs_err *err)
+{
+        return begin(db, true, err);
 }
 
 int cs_db_commit(struct cs_db *db, struct cs_err *err)
