@@ -188,6 +188,8 @@ CS_TEST(errors_are_mapped)
         CS_ASSERT_EQ(cs_db_query(db, "DO 1", NULL, 0, &rows, &err), CS_EINVAL);
         CS_ASSERT(rows == NULL);
         CS_ASSERT_EQ(cs_db_exec(db, NULL, NULL, 0, NULL, NULL, &err), CS_EINVAL);
+        /* rows of a SELECT run through cs_db_exec are discarded, not left pending */
+        CS_ASSERT_OK(cs_db_exec(db, "SELECT seq FROM seq_1_to_3000", NULL, 0, NULL, NULL, &err));
         /* still fine afterwards */
         {
                 int64_t v = 0;
