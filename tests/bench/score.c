@@ -1470,7 +1470,7 @@ static void row(const char *name, const cJSON *a, const cJSON *b, const char *ke
                 snprintf(sb, sizeof sb, "%.*f", decimals, vb);
         if (isfinite(va) && isfinite(vb) && vb != 0.0)
                 snprintf(sr, sizeof sr, "%.3f", va / vb);
-        printf("| %-34s | %12s | %12s | %8s | %-22s |\n", name, sa, sb, sr, target);
+        printf("| %-36s | %12s | %12s | %8s | %-22s |\n", name, sa, sb, sr, target);
 }
 
 static int cmd_table(int argc, char **argv)
@@ -1486,15 +1486,15 @@ static int cmd_table(int argc, char **argv)
                 b = load_json(argv[1]);
         la = cJSON_GetObjectItem(a, "label");
         lb = b ? cJSON_GetObjectItem(b, "label") : NULL;
-        printf("| %-34s | %12s | %12s | %8s | %-22s |\n", "metric",
+        printf("| %-36s | %12s | %12s | %8s | %-22s |\n", "metric",
                cJSON_IsString(la) ? la->valuestring : "A",
-               cJSON_IsString(lb) ? lb->valuestring : "B", "ratio", "target");
-        printf("|%s|%s|%s|%s|%s|\n", "------------------------------------",
+               cJSON_IsString(lb) ? lb->valuestring : b ? "B" : "-", "ratio", "target");
+        printf("|%s|%s|%s|%s|%s|\n", "--------------------------------------",
                "--------------", "--------------", "----------", "------------------------");
         snprintf(used_a, sizeof used_a, "%.0f / %.0f", jnum(a, "used"), jnum(a, "frames"));
         if (b)
                 snprintf(used_b, sizeof used_b, "%.0f / %.0f", jnum(b, "used"), jnum(b, "frames"));
-        printf("| %-34s | %12s | %12s | %8s | %-22s |\n", "frames used", used_a, used_b, "-",
+        printf("| %-36s | %12s | %12s | %8s | %-22s |\n", "frames used", used_a, used_b, "-",
                "all with stars");
         row("registration RMS at corners (px)", a, b, "reg_rms_px", 4, "<= 0.02");
         row("registration worst frame (px)", a, b, "reg_max_px", 4, "");
