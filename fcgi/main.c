@@ -12,7 +12,7 @@ static const struct {
 } cmds[] = {
         { "serve", cmd_serve, "serve [--config FILE]              run the responder pool (default)" },
         { "migrate", cmd_migrate, "migrate [--config FILE]            apply missing schema migrations" },
-        { "user", cmd_user, "user create NAME EMAIL [--config FILE]   create an account (password on stdin)" },
+        { "user", cmd_user, "user create NAME EMAIL [--admin] | passwd NAME   accounts (password on stdin)" },
         { "token", cmd_token, "token create|revoke|list [NAME]    manage worker tokens" },
         { "cleanup", cmd_cleanup, "cleanup [--config FILE]            remove abandoned uploads, return stuck jobs" },
 };

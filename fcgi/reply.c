@@ -63,9 +63,12 @@ int cs_reply_begin(struct cs_req *req, int http, const char *content_type, int64
         struct cs_buf h = CS_BUF_INIT(64 * 1024);
         int r;
 
-        assert(req->status == 0);
-        if (req->status)
+        if (req->status) {
+                /* a handler bug; never worth taking the pool down for */
+                cs_log_error("req=%s path='%s' replied twice (%d, then %d), ignoring the second",
+                             req->id, req->path, req->status, http);
                 return CS_EINVAL;
+        }
         req->status = http;
         cs_buf_printf(&h, "Status: %d %s\r\n", http, cs_http_reason(http));
         if (content_type)
