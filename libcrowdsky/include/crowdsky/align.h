@@ -117,4 +117,13 @@ struct cs_match_result {
 int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *ref, size_t nr,
                    const struct cs_match_params *p, struct cs_match_result *ret, struct cs_err *err);
 
+/* The iterated part of cs_align_match on its own: starting from init (src ->
+ * ref; mirror tells which similarity family), pairs every src star with the
+ * nearest ref star, fits with weights 1 / (err_src^2 + err_ref^2), drops
+ * outliers and repeats until the pairs settle. Used again against a master
+ * star list averaged over all frames. Same returns as cs_align_match. */
+int cs_align_refine(const struct cs_star *src, size_t ns, const struct cs_star *ref, size_t nr,
+                    const struct cs_match_params *p, const struct cs_xform *init, bool mirror,
+                    struct cs_match_result *ret, struct cs_err *err);
+
 #endif

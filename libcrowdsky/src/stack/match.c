@@ -246,6 +246,147 @@ static int dbl_cmp(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
+int cs_align_refine(const struct cs_star *src, size_t ns, const struct cs_star *ref, size_t nr,
+                    const struct cs_match_params *p, const struct cs_xform *init, bool mirror,
+                    struct cs_match_result *ret, struct cs_err *err)
+{
+        struct grid g = { 0 };
+        struct cs_xform t;
+        double rms = 0;
+        double *ps = NULL, *pd = NULL, *pw = NULL, *chi = NULL;
+        long *pair = NULL, *owner = NULL;
+        size_t npair = 0, prev_npair = 0;
+        int r = CS_OK, iter;
+
+        if (ns < 2 || nr < 2)
+                return cs_err_set(err, CS_ENOTFOUND, "too few stars to fit");
+        ps = cs_alloc_array(2 * ns, sizeof *ps, 0);
+        pd = cs_alloc_array(2 * ns, sizeof *pd, 0);
+        pw = cs_alloc_array(ns, sizeof *pw, 0);
+        chi = cs_alloc_array(2 * ns, sizeof *chi, 0);
+        pair = cs_alloc_array(ns, sizeof *pair, 0);
+        owner = cs_alloc_array(nr, sizeof *owner, 0);
+        if (!ps || !pd || !pw || !chi || !pair || !owner || grid_build(&g, ref, nr, 2 * p->match_radius) < 0) {
+                r = cs_err_set(err, CS_ENOMEM, "out of memory for the fit");
+                goto out;
+        }
+        /* iterated fit: pair every star with its nearest reference star under
+         * the current map, fit, drop outliers, repeat until the pairs settle */
+        t = *init;
+        for (iter = 0; iter < 12; iter++) {
+                double radius = iter == 0 ? p->match_radius : fmin(p->match_radius, fmax(5.0 * rms, 1.0));
+                size_t k, m;
+                int drop;
+
+                for (k = 0; k < nr; k++)
+                        owner[k] = -1;
+                for (k = 0; k < ns; k++) {
+                        double x, y, d2;
+                        long q;
+
+                        cs_xform_apply(&t, src[k].x, src[k].y, &x, &y);
+                        q = grid_nearest(&g, ref, x, y, radius, &d2);
+                        pair[k] = q;
+                        if (q >= 0) {
+                                chi[k] = d2;
+                                if (owner[q] < 0 || chi[owner[q]] > d2) {
+                                        if (owner[q] >= 0)
+                                                pair[owner[q]] = -1;
+                                        owner[q] = (long)k;
+                                } else {
+                                        pair[k] = -1;
+                                }
+                        }
+                }
+                for (drop = 0; drop < 5; drop++) {
+                        double med, lim;
+                        size_t nd = 0;
+
+                        npair = 0;
+                        for (k = 0; k < ns; k++) {
+                                if (pair[k] < 0)
+                                        continue;
+                                ps[2 * npair] = src[k].x;
+                                ps[2 * npair + 1] = src[k].y;
+                                pd[2 * npair] = ref[pair[k]].x;
+                                pd[2 * npair + 1] = ref[pair[k]].y;
+                                {
+                                        double e2 = src[k].err * src[k].err + ref[pair[k]].err * ref[pair[k]].err;
+
+                                        /* a floor so that no single bright star rules the fit */
+                                        pw[npair] = 1.0 / (e2 + 0.02 * 0.02);
+                                }
+                                npair++;
+                        }
+                        if (npair < 3) {
+                                r = cs_err_set(err, CS_ENOTFOUND, "registration lost its stars (%zu pairs left)", npair);
+                                goto out;
+                        }
+                        r = cs_align_fit(ps, pd, pw, npair, npair >= 6 ? p->model : CS_XFORM_SIMILARITY,
+                                         mirror, &t, &rms, err);
+                        if (r < 0)
+                                goto out;
+                        /* normalised residuals; robust scale from their median */
+                        m = 0;
+                        for (k = 0; k < ns; k++) {
+                                double x, y, res;
+
+                                if (pair[k] < 0)
+                                        continue;
+                                cs_xform_apply(&t, src[k].x, src[k].y, &x, &y);
+                                res = hypot(x - ref[pair[k]].x, y - ref[pair[k]].y) * sqrt(pw[m]);
+                                chi[ns + m] = res;
+                                chi[m++] = res;
+                        }
+                        qsort(chi, m, sizeof *chi, dbl_cmp);
+                        med = chi[m / 2] / 1.1774; /* median of a 2-D Gaussian radius */
+                        lim = 4.0 * fmax(med, 1.0);
+                        m = 0;
+                        for (k = 0; k < ns; k++) {
+                                if (pair[k] < 0)
+                                        continue;
+                                if (chi[ns + m] > lim && npair - nd > 3) {
+                                        pair[k] = -1;
+                                        nd++;
+                                }
+                                m++;
+                        }
+                        if (nd == 0)
+                                break;
+                }
+                if (npair == prev_npair && iter > 1)
+                        break;
+                prev_npair = npair;
+        }
+        {
+                struct cs_match_result res;
+
+                if (npair < p->min_matches) {
+                        r = cs_err_set(err, CS_ENOTFOUND, "only %zu stars matched (need %zu)", npair, p->min_matches);
+                        goto out;
+                }
+                res.xf = t;
+                res.rms_px = rms;
+                res.n_matched = npair;
+                cs_xform_decompose(&t, &res.rotation_deg, &res.scale, &res.mirror);
+                if (res.scale < p->min_scale || res.scale > p->max_scale) {
+                        r = cs_err_set(err, CS_ENOTFOUND, "fitted scale %.3f outside [%.2f, %.2f]", res.scale,
+                                       p->min_scale, p->max_scale);
+                        goto out;
+                }
+                *ret = res;
+        }
+out:
+        grid_release(&g);
+        free(ps);
+        free(pd);
+        free(pw);
+        free(chi);
+        free(pair);
+        free(owner);
+        return r;
+}
+
 int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *ref, size_t nr,
                    const struct cs_match_params *p, struct cs_match_result *ret, struct cs_err *err)
 {
@@ -254,12 +395,9 @@ int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *r
         struct tri *ts = NULL, *tr = NULL;
         struct grid g = { 0 };
         struct cs_xform best, t;
-        double best_sum = 0, rms = 0;
+        double best_sum = 0;
         bool best_mirror = false, have = false;
-        double *ps = NULL, *pd = NULL, *pw = NULL, *chi = NULL;
-        long *pair = NULL, *owner = NULL;
-        size_t npair = 0, prev_npair = 0;
-        int r = CS_OK, iter;
+        int r = CS_OK;
 
         if (ns < 3 || nr < 3)
                 return cs_err_set(err, CS_ENOTFOUND, "too few stars (%zu in the frame, %zu in the reference)", ns, nr);
@@ -267,13 +405,7 @@ int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *r
                 return cs_err_set(err, CS_EINVAL, "tri_stars too large");
         ts = cs_alloc_array(ks * (ks - 1) * (ks - 2) / 6 + 1, sizeof *ts, 0);
         tr = cs_alloc_array(kr * (kr - 1) * (kr - 2) / 6 + 1, sizeof *tr, 0);
-        ps = cs_alloc_array(2 * ns, sizeof *ps, 0);
-        pd = cs_alloc_array(2 * ns, sizeof *pd, 0);
-        pw = cs_alloc_array(ns, sizeof *pw, 0);
-        chi = cs_alloc_array(2 * ns, sizeof *chi, 0);
-        pair = cs_alloc_array(ns, sizeof *pair, 0);
-        owner = cs_alloc_array(nr, sizeof *owner, 0);
-        if (!ts || !tr || !ps || !pd || !pw || !chi || !pair || !owner || grid_build(&g, ref, nr, 2 * p->match_radius) < 0) {
+        if (!ts || !tr || grid_build(&g, ref, nr, 2 * p->match_radius) < 0) {
                 r = cs_err_set(err, CS_ENOMEM, "out of memory for matching");
                 goto out;
         }
@@ -330,121 +462,10 @@ int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *r
                                best_n, ns, nr);
                 goto out;
         }
-        /* iterated fit: pair every star with its nearest reference star under
-         * the current map, fit, drop outliers, repeat until the pairs settle */
-        t = best;
-        for (iter = 0; iter < 12; iter++) {
-                double radius = iter == 0 ? p->match_radius : fmin(p->match_radius, fmax(5.0 * rms, 1.0));
-                size_t k, m;
-                int drop;
-
-                for (k = 0; k < nr; k++)
-                        owner[k] = -1;
-                for (k = 0; k < ns; k++) {
-                        double x, y, d2;
-                        long q;
-
-                        cs_xform_apply(&t, src[k].x, src[k].y, &x, &y);
-                        q = grid_nearest(&g, ref, x, y, radius, &d2);
-                        pair[k] = q;
-                        if (q >= 0) {
-                                chi[k] = d2;
-                                if (owner[q] < 0 || chi[owner[q]] > d2) {
-                                        if (owner[q] >= 0)
-                                                pair[owner[q]] = -1;
-                                        owner[q] = (long)k;
-                                } else {
-                                        pair[k] = -1;
-                                }
-                        }
-                }
-                for (drop = 0; drop < 5; drop++) {
-                        double med, lim;
-                        size_t nd = 0;
-
-                        npair = 0;
-                        for (k = 0; k < ns; k++) {
-                                if (pair[k] < 0)
-                                        continue;
-                                ps[2 * npair] = src[k].x;
-                                ps[2 * npair + 1] = src[k].y;
-                                pd[2 * npair] = ref[pair[k]].x;
-                                pd[2 * npair + 1] = ref[pair[k]].y;
-                                {
-                                        double e2 = src[k].err * src[k].err + ref[pair[k]].err * ref[pair[k]].err;
-
-                                        /* a floor so that no single bright star rules the fit */
-                                        pw[npair] = 1.0 / (e2 + 0.02 * 0.02);
-                                }
-                                npair++;
-                        }
-                        if (npair < 3) {
-                                r = cs_err_set(err, CS_ENOTFOUND, "registration lost its stars (%zu pairs left)", npair);
-                                goto out;
-                        }
-                        r = cs_align_fit(ps, pd, pw, npair, npair >= 6 ? p->model : CS_XFORM_SIMILARITY,
-                                         best_mirror, &t, &rms, err);
-                        if (r < 0)
-                                goto out;
-                        /* normalised residuals; robust scale from their median */
-                        m = 0;
-                        for (k = 0; k < ns; k++) {
-                                double x, y, res;
-
-                                if (pair[k] < 0)
-                                        continue;
-                                cs_xform_apply(&t, src[k].x, src[k].y, &x, &y);
-                                res = hypot(x - ref[pair[k]].x, y - ref[pair[k]].y) * sqrt(pw[m]);
-                                chi[ns + m] = res;
-                                chi[m++] = res;
-                        }
-                        qsort(chi, m, sizeof *chi, dbl_cmp);
-                        med = chi[m / 2] / 1.1774; /* median of a 2-D Gaussian radius */
-                        lim = 4.0 * fmax(med, 1.0);
-                        m = 0;
-                        for (k = 0; k < ns; k++) {
-                                if (pair[k] < 0)
-                                        continue;
-                                if (chi[ns + m] > lim && npair - nd > 3) {
-                                        pair[k] = -1;
-                                        nd++;
-                                }
-                                m++;
-                        }
-                        if (nd == 0)
-                                break;
-                }
-                if (npair == prev_npair && iter > 1)
-                        break;
-                prev_npair = npair;
-        }
-        {
-                struct cs_match_result res;
-
-                if (npair < p->min_matches) {
-                        r = cs_err_set(err, CS_ENOTFOUND, "only %zu stars matched (need %zu)", npair, p->min_matches);
-                        goto out;
-                }
-                res.xf = t;
-                res.rms_px = rms;
-                res.n_matched = npair;
-                cs_xform_decompose(&t, &res.rotation_deg, &res.scale, &res.mirror);
-                if (res.scale < p->min_scale || res.scale > p->max_scale) {
-                        r = cs_err_set(err, CS_ENOTFOUND, "fitted scale %.3f outside [%.2f, %.2f]", res.scale,
-                                       p->min_scale, p->max_scale);
-                        goto out;
-                }
-                *ret = res;
-        }
+        r = cs_align_refine(src, ns, ref, nr, p, &best, best_mirror, ret, err);
 out:
         grid_release(&g);
         free(ts);
         free(tr);
-        free(ps);
-        free(pd);
-        free(pw);
-        free(chi);
-        free(pair);
-        free(owner);
         return r;
 }

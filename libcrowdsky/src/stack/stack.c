@@ -239,6 +239,95 @@ static void *align_thread(void *arg)
         return NULL;
 }
 
+/* Star positions of the reference are as noisy as anyone's, and every frame
+ * inherits their errors. Averaging each reference star over all registered
+ * frames (mapped into the reference geometry) gives a master list about
+ * sqrt(N) times steadier; every frame, the reference included, is then
+ * refitted to it. Two rounds, as the maps and the averages depend on each other. */
+static void refine_on_master(struct run *rn, size_t ref)
+{
+        const struct frame *R = &rn->fr[ref];
+        size_t nr = R->nstars, i, j, k;
+        struct cs_star *master;
+        double *ax, *ay, *aw;
+        size_t *cnt;
+        int round;
+
+        if (nr < 3 || rn->n < 3)
+                return;
+        master = cs_xmalloc(nr * sizeof *master);
+        ax = cs_xmalloc(nr * sizeof *ax);
+        ay = cs_xmalloc(nr * sizeof *ay);
+        aw = cs_xmalloc(nr * sizeof *aw);
+        cnt = cs_xmalloc(nr * sizeof *cnt);
+        memcpy(master, R->stars, nr * sizeof *master);
+        for (round = 0; round < 2; round++) {
+                size_t nreg = 0;
+
+                for (j = 0; j < nr; j++) {
+                        ax[j] = ay[j] = aw[j] = 0;
+                        cnt[j] = 0;
+                }
+                for (i = 0; i < rn->n; i++) {
+                        const struct cs_stack_frame *sf = &rn->res->frames[i];
+                        const struct frame *f = &rn->fr[i];
+                        double lim = fmax(3.0 * sf->reg.rms_px, 1.0);
+
+                        if (!sf->registered)
+                                continue;
+                        nreg++;
+                        for (k = 0; k < f->nstars; k++) {
+                                double x, y, bd = lim * lim, w;
+                                long bj = -1;
+
+                                cs_xform_apply(&sf->reg.xf, f->stars[k].x, f->stars[k].y, &x, &y);
+                                for (j = 0; j < nr; j++) {
+                                        double d2 = (master[j].x - x) * (master[j].x - x) +
+                                                    (master[j].y - y) * (master[j].y - y);
+
+                                        if (d2 < bd) {
+                                                bd = d2;
+                                                bj = (long)j;
+                                        }
+                                }
+                                if (bj < 0)
+                                        continue;
+                                w = 1.0 / (f->stars[k].err * f->stars[k].err + 1e-6);
+                                ax[bj] += w * x;
+                                ay[bj] += w * y;
+                                aw[bj] += w;
+                                cnt[bj]++;
+                        }
+                }
+                if (nreg < 3)
+                        break;
+                for (j = 0; j < nr; j++) {
+                        /* only stars seen in most frames: no bias from partial coverage */
+                        if (cnt[j] * 2 < nreg || aw[j] <= 0)
+                                continue;
+                        master[j].x = ax[j] / aw[j];
+                        master[j].y = ay[j] / aw[j];
+                        master[j].err = 1.0 / sqrt(aw[j]);
+                }
+                for (i = 0; i < rn->n; i++) {
+                        struct cs_stack_frame *sf = &rn->res->frames[i];
+                        const struct frame *f = &rn->fr[i];
+                        struct cs_match_result mr;
+
+                        if (!sf->registered)
+                                continue;
+                        if (cs_align_refine(f->stars, f->nstars, master, nr, &rn->p->match, &sf->reg.xf, sf->reg.mirror,
+                                            &mr, NULL) == CS_OK)
+                                sf->reg = mr;
+                }
+        }
+        free(master);
+        free(ax);
+        free(ay);
+        free(aw);
+        free(cnt);
+}
+
 /* ---- pass 2: row blocks ---- */
 
 struct tbuf {
@@ -607,6 +696,7 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
                         *err = rn.err;
                 goto out;
         }
+        refine_on_master(&rn, ref);
         rn.used = cs_alloc_array(n, sizeof *rn.used, 0);
         if (!rn.used) {
                 r = cs_err_set(err, CS_ENOMEM, "out of memory");
