@@ -107,14 +107,12 @@ void cs_job_completion_release(struct cs_job_completion *c)
         c->n_raw = 0;
 }
 
-/* Starts a READ COMMITTED transaction (SET TRANSACTION applies to the next
- * transaction of the session only, so other users of the handle keep theirs). */
+/* READ COMMITTED for this one transaction: the isolation and the START
+ * TRANSACTION go over the same connection (db.h), so a reconnect between them
+ * cannot leave the claim running at REPEATABLE READ. */
 static int begin_rc(struct cs_db *db, struct cs_err *err)
 {
-        int r = cs_db_exec(db, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", NULL, 0, NULL, NULL, err);
-        if (r < 0)
-                return r;
-        return cs_db_begin(db, err);
+        return cs_db_begin_read_committed(db, err);
 }
 
 static bool lease_ok(const char *stored, const char *given)
