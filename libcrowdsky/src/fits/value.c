@@ -202,7 +202,7 @@ int cs_fits_parse_datetime(const char *s, double *ret_time, char ret_norm[32])
         char frac[7] = { 0 };
         double fsec = 0.0, scale = 0.1;
         const char *p = s;
-        char norm[32];
+        char norm[32] = { 0 }; /* all 32 bytes defined: callers copy and compare the array */
 
         if (!s)
                 return CS_EINVAL;
