@@ -76,7 +76,10 @@ struct cs_fits_reader *cs_fits_reader_free(struct cs_fits_reader *r);
 
 /* Consumes the next n bytes of the file, in any chunking (1 byte at a time gives
  * the same result as the whole file at once). Header blocks are parsed as they
- * complete; data bytes after END are only counted.
+ * complete; data bytes after END are only counted. The header as a whole
+ * (DATE-OBS, RA, DEC present and valid; BZERO/BSCALE/BAYERPAT readable) is
+ * checked when its END card arrives, so a bad header is refused before any
+ * pixel is streamed.
  * Returns CS_OK, or as soon as the stream is known to be unacceptable:
  *   CS_EFITS  with the reason (not a FITS file, bad card, bad BITPIX/NAXIS, bad
  *             DATE-OBS/RA/DEC value, more bytes than header + padded data, ...)
@@ -121,7 +124,8 @@ int cs_fits_reader_finish(struct cs_fits_reader *r, uint64_t total_file_bytes,
 int cs_fits_read_info(const char *path, struct cs_fits_info *ret, struct cs_err *err);
 
 /* Parses an ISO 8601 date-time as FITS writes it: 'YYYY-MM-DDTHH:MM:SS[.f...][Z]'
- * or a date only 'YYYY-MM-DD' (then time 00:00:00). Writes UTC seconds since 1970
+ * or a date only 'YYYY-MM-DD' (then time 00:00:00); years 1900..9999, real
+ * calendar dates, no leap seconds, no time zones. Writes UTC seconds since 1970
  * to *ret_time and the normalised text (fraction kept up to 6 digits) to ret_norm
  * (32 bytes, may be NULL). Returns CS_OK or CS_EINVAL. Thread-safe. */
 int cs_fits_parse_datetime(const char *s, double *ret_time, char ret_norm[32]);
