@@ -22,9 +22,16 @@ void cs_hotpix_scan(const uint16_t *raw, size_t w, size_t h, const uint8_t cfa[4
                 thr[0] = (float)(kappa * stats->noise[cfa[(y & 1) * 2]]);
                 thr[1] = (float)(kappa * stats->noise[cfa[(y & 1) * 2 + 1]]);
                 for (x = 3; x + 3 < w; x++) {
-                        float v = r0[x];
-                        float m4 = 0.25f * ((float)r0[x - 2] + r0[x + 2] + u2[x] + d2[x]);
-                        float e = v - m4, s;
+                        float v = r0[x], a = r0[x - 2], b = r0[x + 2], c = u2[x], d = d2[x], t;
+                        float e, s;
+
+                        /* median of the four same-colour neighbours (mean of the middle
+                         * two): a hot neighbour must not make this pixel look dead */
+                        if (a > b) { t = a; a = b; b = t; }
+                        if (c > d) { t = c; c = d; d = t; }
+                        a = a > c ? a : c;     /* larger of the two minima */
+                        b = b < d ? b : d;     /* smaller of the two maxima */
+                        e = v - 0.5f * (a + b);
 
                         if (fabsf(e) <= thr[x & 1])
                                 continue;

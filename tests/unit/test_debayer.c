@@ -1,0 +1,136 @@
+/* test_debayer.c - Bayer patterns and offsets, bilinear demosaicing (exact on
+ * flat colours and linear ramps), hot-pixel scan / mask / mend. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "crowdsky/stack.h"
+#include "cs_test.h"
+
+CS_TEST(bayer_patterns)
+{
+        uint8_t cfa[4];
+        struct cs_err e = CS_ERR_INIT;
+
+        CS_ASSERT_OK(cs_bayer_parse("GRBG", 0, 0, cfa, &e));
+        CS_ASSERT(cfa[0] == 1 && cfa[1] == 0 && cfa[2] == 2 && cfa[3] == 1);
+        CS_ASSERT_OK(cs_bayer_parse(" rggb ", 0, 0, cfa, &e));
+        CS_ASSERT(cfa[0] == 0 && cfa[1] == 1 && cfa[2] == 1 && cfa[3] == 2);
+        /* an x offset of 1 turns RGGB into GRBG, a y offset into GBRG */
+        CS_ASSERT_OK(cs_bayer_parse("RGGB", 1, 0, cfa, &e));
+        CS_ASSERT(cfa[0] == 1 && cfa[1] == 0 && cfa[2] == 2 && cfa[3] == 1);
+        CS_ASSERT_OK(cs_bayer_parse("RGGB", 0, 1, cfa, &e));
+        CS_ASSERT(cfa[0] == 1 && cfa[1] == 2 && cfa[2] == 0 && cfa[3] == 1);
+        CS_ASSERT_OK(cs_bayer_parse("BGGR", 1, 1, cfa, &e));
+        CS_ASSERT(cfa[0] == 0 && cfa[3] == 2);
+        CS_ASSERT_EQ(cs_bayer_parse("RGB", 0, 0, cfa, &e), CS_EINVAL);
+        CS_ASSERT_EQ(cs_bayer_parse("RRGB", 0, 0, cfa, &e), CS_EINVAL);
+        CS_ASSERT_EQ(cs_bayer_parse("RGBG", 0, 0, cfa, &e), CS_EINVAL);
+        CS_ASSERT_EQ(cs_bayer_parse("GRBGX", 0, 0, cfa, &e), CS_EINVAL);
+        CS_ASSERT_EQ(cs_bayer_parse(NULL, 0, 0, cfa, &e), CS_EINVAL);
+        CS_ASSERT_EQ(cs_bayer_parse("GRBG", -1, 0, cfa, &e), CS_EINVAL);
+}
+
+/* value of colour c at (x, y) for the test scene: linear ramps */
+static float scene(int c, double x, double y)
+{
+        return (float)(100.0 * (c + 1) + 3.0 * x + 2.0 * y * (c + 1));
+}
+
+static void check_pattern(const char *pat, size_t w, size_t h)
+{
+        uint8_t cfa[4];
+        float *raw = malloc(w * h * sizeof *raw), *rgb = malloc(3 * w * h * sizeof *rgb);
+        size_t x, y;
+        int c;
+
+        CS_ASSERT_OK(cs_bayer_parse(pat, 0, 0, cfa, NULL));
+        for (y = 0; y < h; y++)
+                for (x = 0; x < w; x++)
+                        raw[y * w + x] = scene(cfa[(y & 1) * 2 + (x & 1)], (double)x, (double)y);
+        cs_debayer_bilinear(raw, w, h, cfa, rgb, rgb + w * h, rgb + 2 * w * h);
+        /* bilinear interpolation is exact on linear ramps away from the edges;
+         * at the mirrored edges it stays within one ramp step */
+        for (c = 0; c < 3; c++)
+                for (y = 0; y < h; y++)
+                        for (x = 0; x < w; x++) {
+                                float v = rgb[(size_t)c * w * h + y * w + x], t = scene(c, (double)x, (double)y);
+
+                                if (x >= 1 && y >= 1 && x + 1 < w && y + 1 < h)
+                                        CS_ASSERT_NEAR(v, t, 1e-3);
+                                else
+                                        CS_ASSERT_NEAR(v, t, 2.0 * (3.0 + 2.0 * (c + 1)) + 1e-3);
+                        }
+        free(raw);
+        free(rgb);
+}
+
+CS_TEST(bilinear_exact_on_ramps)
+{
+        check_pattern("GRBG", 16, 12);
+        check_pattern("RGGB", 10, 8);
+        check_pattern("BGGR", 6, 6);
+        check_pattern("GBRG", 9, 7); /* odd sizes */
+        check_pattern("RGGB", 2, 2); /* smallest */
+}
+
+CS_TEST(flat_colour_exact)
+{
+        uint8_t cfa[4];
+        size_t w = 8, h = 6, i;
+        float raw[48], rgb[3 * 48];
+        static const float col[3] = { 850, 1000, 790 };
+
+        CS_ASSERT_OK(cs_bayer_parse("GRBG", 0, 0, cfa, NULL));
+        for (i = 0; i < w * h; i++)
+                raw[i] = col[cfa[((i / w) & 1) * 2 + ((i % w) & 1)]];
+        cs_debayer_bilinear(raw, w, h, cfa, rgb, rgb + w * h, rgb + 2 * w * h);
+        for (i = 0; i < w * h; i++) {
+                CS_ASSERT_NEAR(rgb[i], 850, 1e-4);
+                CS_ASSERT_NEAR(rgb[w * h + i], 1000, 1e-4);
+                CS_ASSERT_NEAR(rgb[2 * w * h + i], 790, 1e-4);
+        }
+}
+
+CS_TEST(hot_pixels_found_and_mended)
+{
+        size_t w = 64, h = 48, f, i, nhot;
+        uint8_t cfa[4];
+        uint16_t *raw = malloc(w * h * sizeof *raw), *counts = calloc(w * h, sizeof *counts);
+        uint8_t *mask = malloc(w * h);
+        struct cs_frame_stats st;
+        unsigned seed = 3;
+        /* two hot pixels and one dead pixel at fixed sensor places, and a star
+         * that moves between frames */
+        size_t hot[3] = { 20 * 64 + 30, 33 * 64 + 11, 10 * 64 + 50 };
+
+        CS_ASSERT_OK(cs_bayer_parse("GRBG", 0, 0, cfa, NULL));
+        for (f = 0; f < 7; f++) {
+                double sx = 15 + 4.0 * (double)f, sy = 30;
+
+                for (i = 0; i < w * h; i++) {
+                        double x = (double)(i % w), y = (double)(i / w);
+                        double v = 1000 + 10.0 * ((double)rand_r(&seed) / RAND_MAX - 0.5) * 3.4;
+
+                        v += 20000 * exp(-((x - sx) * (x - sx) + (y - sy) * (y - sy)) / (2 * 1.3 * 1.3));
+                        raw[i] = (uint16_t)v;
+                }
+                raw[hot[0]] = 9000;
+                raw[hot[1]] = 3000;
+                raw[hot[2]] = 0;
+                cs_frame_stats_compute(raw, w, h, cfa, &st);
+                CS_ASSERT_NEAR(st.bg[1], 1000, 5);
+                CS_ASSERT(st.noise[1] > 4 && st.noise[1] < 16);
+                cs_hotpix_scan(raw, w, h, cfa, &st, 6.0, counts);
+        }
+        nhot = cs_hotpix_mask(counts, w * h, 4, mask);
+        CS_ASSERT_EQ(nhot, 3);
+        CS_ASSERT(mask[hot[0]] && mask[hot[1]] && mask[hot[2]]);
+        cs_hotpix_mend(raw, w, h, mask);
+        for (i = 0; i < 3; i++)
+                CS_ASSERT(raw[hot[i]] > 985 && raw[hot[i]] < 1015);
+        free(raw);
+        free(counts);
+        free(mask);
+}
+
+CS_TEST_MAIN()
