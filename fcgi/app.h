@@ -38,6 +38,7 @@
 #define CROWDSKY_FCGI_APP_H
 
 #include <fcgiapp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -60,6 +61,11 @@ struct cs_app {
         atomic_llong requests;           /* served since start */
         atomic_int busy;                 /* requests in flight */
         int nthreads;
+        /* raw-buffer usage (bytes), refreshed from the database at most every
+         * 2 s and bumped by this process's own uploads in between (h_upload.c) */
+        pthread_mutex_t quota_lock;
+        int64_t quota_used;
+        int64_t quota_at_us;             /* 0 = never loaded */
 };
 
 #define CS_IOBUF_SIZE (256 * 1024) /* body streaming buffer per thread */

@@ -65,6 +65,7 @@ int cmd_serve(int argc, char **argv)
                 }
         }
         app.nthreads = app.cfg.fcgi_threads;
+        pthread_mutex_init(&app.quota_lock, NULL);
         app.started_at = cs_now();
         app.throttle = cs_throttle_new(LOGIN_MAX_FAILURES, LOGIN_WINDOW_SECONDS, THROTTLE_MAX_KEYS);
         app.credcache = cs_credcache_new(CREDCACHE_ENTRIES, CREDCACHE_TTL_SECONDS);
