@@ -7,6 +7,7 @@
 
 #include "app.h"
 #include "handlers.h"
+#include "metrics.h"
 #include "crowdsky/alloc.h"
 #include "crowdsky/log.h"
 #include "crowdsky/multipart.h"
@@ -491,6 +492,7 @@ void cs_dispatch(struct cs_req *req)
                req->path, req->status, req->username,
                (double)(cs_now_us() - req->t_start_us) / 1000.0, (long long)req->body_read,
                (long long)req->bytes_out);
+        cs_metrics_observe(req);
         cs_form_release(&req->args);
         cs_form_release(&req->form);
         cs_buf_release(&req->body);

@@ -17,6 +17,8 @@
 const struct cs_route cs_routes[] = {
         /* methods     path                   handler            auth                   body max        flags */
         { GET,         "/health",             h_health,          CS_AUTH_NONE,          0,              0 },
+        { GET,         "/metrics",            h_metrics,         CS_AUTH_NONE,          0,              0 },
+        { GET,         "/api/admin/buffer",   h_admin_buffer,    CS_AUTH_SESSION,       0,              0 },
         { GET,         "/",                   h_home,            CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
 
         /* accounts */

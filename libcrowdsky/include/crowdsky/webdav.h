@@ -63,6 +63,11 @@ int cs_webdav_put_file(struct cs_webdav *dav, const char *path, const char *loca
  * getcontentlength) when HEAD gives no length. CS_ENOTFOUND if it does not exist. */
 int cs_webdav_stat(struct cs_webdav *dav, const char *path, int64_t *ret_size, struct cs_err *err);
 
+/* Checks that the store answers and accepts the credentials: PROPFIND
+ * (Depth 0) of the base collection. CS_OK, CS_EAUTH (401/403) or CS_EREMOTE.
+ * For health checks: make the client with max_attempts = 1 and short timeouts. */
+int cs_webdav_ping(struct cs_webdav *dav, struct cs_err *err);
+
 /* Same via PROPFIND only (exposed for tests and for servers whose HEAD lies). */
 int cs_webdav_propfind_size(struct cs_webdav *dav, const char *path, int64_t *ret_size,
                             struct cs_err *err);

@@ -657,6 +657,24 @@ int cs_webdav_propfind_size(struct cs_webdav *dav, const char *path, int64_t *re
         return r;
 }
 
+int cs_webdav_ping(struct cs_webdav *dav, struct cs_err *err)
+{
+        struct op op;
+        char *url = build_url(dav, "", true, err);
+        int r;
+
+        if (!url)
+                return err ? err->code : CS_EINVAL;
+        op_init(&op, OP_PROPFIND, "PROPFIND", "");
+        op.url = url;
+        r = run(dav, &op, err);
+        if (r == CS_OK && op.code != 207 && op.code != 200)
+                r = http_fail(&op, err);
+        op_release(&op);
+        free(url);
+        return r;
+}
+
 int cs_webdav_stat(struct cs_webdav *dav, const char *path, int64_t *ret_size, struct cs_err *err)
 {
         struct op op;
