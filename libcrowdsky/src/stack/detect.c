@@ -86,7 +86,7 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
         double gxw[2 * RW_MAX + 1], gyw[2 * RW_MAX + 1];
         long cx = lround(x0 - 0.5), cy = lround(y0 - 0.5); /* window centre (sum position) */
         long rw = 6, dx, dy;
-        double xc, yc, sw, mx, my, mxx, myy, sigw, sig2x = 0, sig2y = 0, peak_v = 0, flux, npix;
+        double xc, yc, sw, mx, my, mxx, myy, mxy, sigw, sig2x = 0, sig2y = 0, peak_v = 0, flux, npix;
         float vmax = 0;
         size_t area = 0;
         int round, it;
@@ -162,7 +162,7 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                                 break;
                 }
                 /* windowed second moments: 1/M = 1/sigma^2 + 1/sigw^2 for a Gaussian */
-                sw = mxx = myy = 0;
+                sw = mxx = myy = mxy = 0;
                 for (dy = -rw; dy <= rw; dy++) {
                         const float *wr = win + (dy + RW_MAX) * (2 * RW_MAX + 1) + RW_MAX;
                         double ddy = (double)(cy + dy) + 0.5 - yc;
@@ -174,10 +174,21 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                                 sw += wi;
                                 mxx += wi * ddx * ddx;
                                 myy += wi * ddy * ddy;
+                                mxy += wi * ddx * ddy;
                         }
                 }
                 mxx /= sw;
                 myy /= sw;
+                mxy /= sw;
+                {
+                        /* elongated (a satellite or plane trail, a blend): not a star */
+                        double tr = mxx + myy, det = mxx * myy - mxy * mxy;
+                        double disc = sqrt(fmax(tr * tr / 4 - det, 0));
+                        double lmax = tr / 2 + disc, lmin = tr / 2 - disc;
+
+                        if (!(lmax > 0) || lmin < 0.6 * lmax)
+                                return 0;
+                }
                 if (!(mxx > 0 && myy > 0) || mxx >= 0.9 * sigw * sigw || myy >= 0.9 * sigw * sigw) {
                         if (round == 1)
                                 return 0;
