@@ -10,6 +10,7 @@
  * the rest is in req->path_rest). Body caps: 0 = no body; CS_BODY_FORM =
  * 64 KiB; CS_BODY_UPLOAD = max_upload_bytes + multipart framing. */
 #include "handlers.h"
+#include "pages.h"
 
 #define GET CS_M_GET
 #define POST CS_M_POST
@@ -19,7 +20,23 @@ const struct cs_route cs_routes[] = {
         { GET,         "/health",             h_health,          CS_AUTH_NONE,          0,              0 },
         { GET,         "/metrics",            h_metrics,         CS_AUTH_NONE,          0,              0 },
         { GET,         "/api/admin/buffer",   h_admin_buffer,    CS_AUTH_SESSION,       0,              0 },
-        { GET,         "/",                   h_home,            CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+        { GET,         "/",                   page_home,         CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+
+        /* HTML pages and their helper routes (page_*.c, pages.h) */
+        { GET,         "/login",              page_login,        CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+        { GET,         "/signup",             page_signup,       CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+        { GET,         "/upload",             page_upload,       CS_AUTH_SESSION,       0,              CS_R_PAGE },
+        { GET,         "/jobs",               page_jobs,         CS_AUTH_SESSION,       0,              CS_R_PAGE },
+        { GET,         "/stacks",             page_stacks,       CS_AUTH_SESSION,       0,              CS_R_PAGE },
+        { GET,         "/stack",              page_stack,        CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+        { GET,         "/stack/thumb",        page_stack_thumb,  CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+        { GET,         "/stack/png",          page_stack_png,    CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+        { GET,         "/stack/fits",         page_stack_fits,   CS_AUTH_NONE,          0,              CS_R_OPTIONAL },
+        { POST,        "/stack/publish",      page_stack_publish,CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   0 },
+        { GET,         "/stacks/archive.tar", page_stacks_archive,CS_AUTH_SESSION,      0,              0 },
+        { GET,         "/api/stacks",         page_stacks_json,  CS_AUTH_SESSION,       0,              0 },
+        { GET,         "/skymap",             page_skymap,       CS_AUTH_SESSION,       0,              CS_R_PAGE },
+        { GET,         "/account",            page_account,      CS_AUTH_SESSION,       0,              CS_R_PAGE },
 
         /* accounts */
         { POST,        "/signup",             h_signup,          CS_AUTH_NONE,          CS_BODY_FORM,   CS_R_PHP },

@@ -1,0 +1,241 @@
+/* page_account.c - the pages around accounts: home (what CrowdSky is and the
+ * latest published stacks), log in, sign up, and the account page (API
+ * tokens, the scrub_location default, and for admins the raw buffer).
+ *
+ * The forms post to the JSON/HTML endpoints of h_account.c; static/app.js
+ * submits them with fetch and shows the server's error next to the form, and
+ * without JavaScript they still work as plain form posts. */
+#include <stdio.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "html.h"
+#include "pages.h"
+
+/* A local path to go to after logging in, or "/". */
+static const char *next_path(const struct cs_req *req)
+{
+        const char *next = cs_req_arg(req, "next");
+
+        if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strpbrk(next, "\r\n"))
+                return "/";
+        return next;
+}
+
+int page_home(struct cs_req *req)
+{
+        struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);
+        struct cs_db_rows *rows = NULL;
+        struct cs_db *db = cs_req_db(req);
+        size_t i;
+        int r;
+
+        if (!db)
+                return CS_EDB;
+        /* only published stacks, and never the observing site */
+        r = cs_db_query(db,
+                        "SELECT s.id, s.object_name, s.chunk_key, DATE_FORMAT(s.date_obs_start, '%Y-%m-%d %H:%i'), "
+                        "s.n_frames_aligned, s.total_exptime, u.username, s.thumbnail_path IS NOT NULL "
+                        "FROM stacked_frames s JOIN users u ON u.id = s.user_id "
+                        "WHERE s.is_public = 1 ORDER BY s.created_at DESC, s.id DESC LIMIT 12",
+                        NULL, 0, &rows, &req->err);
+        if (r < 0)
+                return r;
+        cs_page_begin(&page, req, "Home", "home", NULL);
+        cs_html(&page,
+                "<section class=\"hero\"><h1>Your Seestar nights, stacked and kept.</h1>"
+                "<p class=\"lead\">CrowdSky is a home for the stacks of ZWO Seestar smart-telescope "
+                "users and a resource for time-domain citizen science. Drop a night's raw frames "
+                "here: CrowdSky groups them into 15-minute chunks by time and sky position, aligns "
+                "and stacks every chunk, and keeps the results for you to view and download. "
+                "Publish a stack and it joins a growing record of the sky, night after night.</p>");
+        if (req->has_session)
+                cs_html(&page,
+                        "<p class=\"cta\"><a class=\"button primary\" href=\"/upload\">Upload a night</a> "
+                        "<a class=\"button\" href=\"/stacks\">My stacks</a> "
+                        "<a class=\"button\" href=\"/skymap\">Sky map</a></p>");
+        else
+                cs_html(&page,
+                        "<p class=\"cta\"><a class=\"button primary\" href=\"/signup\">Sign up</a> "
+                        "<a class=\"button\" href=\"/login\">Log in</a></p>");
+        cs_html(&page,
+                "</section><section class=\"how\"><div><h2>1 · Upload</h2><p>Drag the folder of "
+                "<code>.fit</code> sub-frames from your Seestar onto the upload page, or let a script "
+                "send them with your API token.</p></div><div><h2>2 · Stack</h2><p>Workers debayer, "
+                "find stars, register the field-rotated frames and sigma-clip them into one deep "
+                "image per chunk.</p></div><div><h2>3 · Share</h2><p>Your stacks are private until "
+                "you publish them. Your observing site is never shown to anyone.</p></div></section>"
+                "<section><h2>Recently published</h2>");
+        if (cs_db_rows_count(rows) == 0)
+                cs_html(&page, "<p class=\"muted\">Nothing published yet — be the first.</p>");
+        else
+                cs_html(&page, "<ul class=\"gallery\">");
+        for (i = 0; i < cs_db_rows_count(rows); i++) {
+                long long id = (long long)cs_db_rows_i64(rows, i, 0);
+                const char *obj = cs_db_rows_str(rows, i, 1);
+                char expo[32];
+                cs_fmt_seconds(cs_db_rows_f64(rows, i, 5), expo, sizeof expo);
+                cs_html(&page, "<li class=\"tile\"><a href=\"/stack?id=%lld\">", id);
+                if (cs_db_rows_i64(rows, i, 7))
+                        cs_html(&page, "<img src=\"/stack/thumb?id=%lld\" alt=\"%s\" loading=\"lazy\">", id,
+                                obj ? obj : cs_db_rows_str(rows, i, 2));
+                else
+                        cs_html(&page, "<div class=\"nothumb\">no preview</div>");
+                cs_html(&page,
+                        "<span class=\"t\">%s</span><span class=\"m\">%s · %lld frames · %s</span>"
+                        "<span class=\"m\">by %s</span></a></li>",
+                        obj && *obj ? obj : cs_db_rows_str(rows, i, 2), cs_db_rows_str(rows, i, 3),
+                        (long long)cs_db_rows_i64(rows, i, 4), expo, cs_db_rows_str(rows, i, 6));
+        }
+        if (cs_db_rows_count(rows))
+                cs_html(&page, "</ul>");
+        cs_html(&page, "</section>");
+        cs_db_rows_free(rows);
+        cs_page_end(&page);
+        return cs_page_send(req, 200, &page);
+}
+
+int page_login(struct cs_req *req)
+{
+        struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);
+
+        if (req->has_session)
+                return cs_reply_redirect(req, 303, next_path(req));
+        cs_page_begin(&page, req, "Log in", "login", NULL);
+        cs_html(&page,
+                "<section class=\"card narrow\"><h1>Log in</h1>"
+                "<form method=\"post\" action=\"/login\" class=\"stack js-auth\" data-next=\"%s\">"
+                "<input type=\"hidden\" name=\"next\" value=\"%s\">"
+                "<label>Username<input name=\"username\" autocomplete=\"username\" required "
+                "autocapitalize=\"none\" maxlength=\"64\"></label>"
+                "<label>Password<input name=\"password\" type=\"password\" autocomplete=\"current-password\" "
+                "required></label>"
+                "<p class=\"error\" role=\"alert\" hidden></p>"
+                "<button type=\"submit\" class=\"primary\">Log in</button></form>"
+                "<p class=\"muted\">No account yet? <a href=\"/signup\">Sign up</a>.</p></section>",
+                next_path(req), next_path(req));
+        cs_page_end(&page);
+        return cs_page_send(req, 200, &page);
+}
+
+int page_signup(struct cs_req *req)
+{
+        struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);
+
+        if (req->has_session)
+                return cs_reply_redirect(req, 303, "/upload");
+        cs_page_begin(&page, req, "Sign up", "signup", NULL);
+        cs_html(&page,
+                "<section class=\"card narrow\"><h1>Create your account</h1>"
+                "<form method=\"post\" action=\"/signup\" class=\"stack js-auth\" data-next=\"/upload\">"
+                "<input type=\"hidden\" name=\"next\" value=\"/upload\">"
+                "<label>Username<input name=\"username\" autocomplete=\"username\" required minlength=\"3\" "
+                "maxlength=\"40\" pattern=\"[A-Za-z0-9][A-Za-z0-9_.\\-]*\" autocapitalize=\"none\">"
+                "<small>3–40 letters, digits, “_”, “.” or “-”.</small></label>"
+                "<label>Email<input name=\"email\" type=\"email\" autocomplete=\"email\" required></label>"
+                "<label>Password<input name=\"password\" type=\"password\" autocomplete=\"new-password\" "
+                "required minlength=\"%d\"><small>At least %d characters.</small></label>"
+                "<label>Password again<input name=\"password_confirm\" type=\"password\" "
+                "autocomplete=\"new-password\" required minlength=\"%d\"></label>"
+                "<p class=\"error\" role=\"alert\" hidden></p>"
+                "<button type=\"submit\" class=\"primary\">Sign up</button></form>"
+                "<p class=\"muted\">Already have an account? <a href=\"/login\">Log in</a>.</p></section>",
+                CS_AUTH_PASSWORD_MIN, CS_AUTH_PASSWORD_MIN, CS_AUTH_PASSWORD_MIN);
+        cs_page_end(&page);
+        return cs_page_send(req, 200, &page);
+}
+
+int page_account(struct cs_req *req)
+{
+        struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);
+        struct cs_db_rows *rows = NULL;
+        struct cs_db *db = cs_req_db(req);
+        struct cs_user u;
+        size_t i;
+        int r;
+
+        if (!db)
+                return CS_EDB;
+        r = cs_user_get(db, req->user_id, &u, &req->err);
+        if (r < 0)
+                return r;
+        {
+                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
+                r = cs_db_query(db,
+                                "SELECT id, name, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i'), "
+                                "DATE_FORMAT(last_used_at, '%Y-%m-%d %H:%i') FROM api_tokens "
+                                "WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
+                                p, CS_DB_N(p), &rows, &req->err);
+        }
+        if (r < 0)
+                return r;
+        cs_page_begin(&page, req, "Account", "account", "account.js");
+        cs_html(&page,
+                "<h1>Account</h1><section class=\"card\"><h2>%s</h2><p class=\"muted\">%s</p></section>",
+                u.name, u.email);
+
+        cs_html(&page,
+                "<section class=\"card\"><h2>Location privacy</h2>"
+                "<form id=\"settings\" class=\"stack\" method=\"post\" action=\"/api/account\">"
+                "<label class=\"check\"><input type=\"checkbox\" name=\"scrub_location\" value=\"1\"%r> "
+                "Remove my observing site (SITELAT/SITELONG) from my stacks</label>"
+                "<small>The default for uploads from scripts and the telescope app. Other users never "
+                "see your site, whatever this says.</small>"
+                "<p class=\"status\" role=\"status\"></p>"
+                "<button type=\"submit\">Save</button></form></section>",
+                u.scrub_location ? " checked" : "");
+
+        cs_html(&page,
+                "<section class=\"card\"><h2>API tokens</h2>"
+                "<p>Scripts and the telescope app log in with your username and a token "
+                "(HTTP Basic), e.g. <code>curl -u %s:TOKEN %s/api/my_stacks</code>.</p>"
+                "<table class=\"list\" id=\"tokens\"><thead><tr><th>Name</th><th>Created</th>"
+                "<th>Last used</th><th></th></tr></thead><tbody>",
+                u.name, req->app->cfg.site_url);
+        for (i = 0; i < cs_db_rows_count(rows); i++) {
+                const char *used = cs_db_rows_str(rows, i, 3);
+                cs_html(&page,
+                        "<tr data-id=\"%lld\"><td>%s</td><td>%s</td><td>%s</td><td><button type=\"button\" "
+                        "class=\"danger small js-revoke\" data-id=\"%lld\">Revoke</button></td></tr>",
+                        (long long)cs_db_rows_i64(rows, i, 0), cs_db_rows_str(rows, i, 1),
+                        cs_db_rows_str(rows, i, 2), used ? used : "never",
+                        (long long)cs_db_rows_i64(rows, i, 0));
+        }
+        cs_html(&page,
+                "</tbody></table><p class=\"muted empty-note\"%r>No tokens yet.</p>"
+                "<form id=\"newtoken\" class=\"row\"><input name=\"name\" placeholder=\"Token name, e.g. "
+                "laptop script\" maxlength=\"100\" required><button type=\"submit\" class=\"primary\">Create "
+                "token</button></form>"
+                "<div id=\"tokenshown\" class=\"notice\" hidden><p>Your new token — copy it now, it is "
+                "shown only once:</p><p><code id=\"tokenvalue\"></code></p></div>"
+                "<p class=\"error\" role=\"alert\" hidden></p></section>",
+                cs_db_rows_count(rows) ? " hidden" : "");
+        rows = cs_db_rows_free(rows);
+
+        if (req->is_admin) {
+                int64_t used = 0, nfiles = 0;
+                char a[32], b[32];
+                double q = (double)req->app->cfg.buffer_quota_bytes;
+                r = cs_db_query_i64(db,
+                                    "SELECT COALESCE(SUM(r.size_bytes), 0) FROM raw_files r "
+                                    "LEFT JOIN stacking_jobs j ON j.id = r.job_id "
+                                    "WHERE j.id IS NULL OR j.state <> 'completed'",
+                                    NULL, 0, &used, &req->err);
+                if (r == CS_OK)
+                        r = cs_db_query_i64(db, "SELECT COUNT(*) FROM raw_files", NULL, 0, &nfiles, &req->err);
+                if (r < 0) {
+                        cs_buf_release(&page);
+                        return r;
+                }
+                cs_fmt_bytes((double)used, a, sizeof a);
+                cs_fmt_bytes(q, b, sizeof b);
+                cs_html(&page,
+                        "<section class=\"card\" id=\"buffer\"><h2>Raw buffer (admin)</h2>"
+                        "<progress max=\"1000\" value=\"%lld\"></progress>"
+                        "<p>%s of %s used (%.1f%%), %lld raw files waiting.</p></section>",
+                        (long long)(q > 0 ? (double)used * 1000.0 / q : 0), a, b,
+                        q > 0 ? (double)used * 100.0 / q : 0.0, (long long)nfiles);
+        }
+        cs_page_end(&page);
+        return cs_page_send(req, 200, &page);
+}
