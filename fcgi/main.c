@@ -11,7 +11,7 @@ static const struct {
         const char *help;
 } cmds[] = {
         { "serve", cmd_serve, "serve [--config FILE]              run the responder pool (default)" },
-        { "migrate", cmd_migrate, "migrate [--config FILE]            apply missing schema migrations" },
+        { "migrate", cmd_migrate, "migrate [--config FILE] [--sql-dir DIR]   create the database if missing, apply missing migrations" },
         { "user", cmd_user, "user create NAME EMAIL [--admin] | passwd NAME   accounts (password on stdin)" },
         { "token", cmd_token, "token create|revoke|list [NAME]    manage worker tokens" },
         { "cleanup", cmd_cleanup, "cleanup [--config FILE]            remove abandoned uploads, return stuck jobs" },
