@@ -45,6 +45,21 @@ def read_conf(path=None):
     return conf
 
 
+def sql(statement):
+    """Runs SQL as the app's database user of the stack (CS_TEST_CONF) with the
+    mariadb client; returns the tab-separated output without column names."""
+    conf = read_conf()
+    args = ["mariadb", "--no-defaults", "-N", "-B", "-u", conf.get("db_user", "crowdsky"),
+            conf.get("db_name", "crowdsky")]
+    if conf.get("db_socket"):
+        args.insert(2, "--socket=" + conf["db_socket"])
+    env = dict(os.environ, MYSQL_PWD=conf.get("db_password", ""))
+    p = subprocess.run(args, input=statement.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.decode())
+    return p.stdout.decode()
+
+
 def random_loopback():
     """A random 127.x.y.z source address: tests that make log-in failures use
     their own address so the per-address throttle never touches other tests."""

@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (check, done, fcgi_encode, fcgi_params, fcgi_parse, fcgi_request, multipart, new_user,  # noqa: E402
-                    read_conf, real_frames, skip_unless_stack)
+                    read_conf, real_frames, skip_unless_stack, sql)
 
 skip_unless_stack()
 conf = read_conf()
@@ -28,12 +28,7 @@ if not fcgi_bin or not os.access(fcgi_bin, os.X_OK):
 
 
 def sql_i64(statement):
-    args = ["mariadb", "--no-defaults", "-N", "-B", "-u", conf.get("db_user", "crowdsky"), conf.get("db_name", "crowdsky")]
-    if conf.get("db_socket"):
-        args.insert(2, "--socket=" + conf["db_socket"])
-    p = subprocess.run(args, input=statement.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=dict(os.environ, MYSQL_PWD=conf.get("db_password", "")), check=True)
-    return int(p.stdout.decode().strip() or 0)
+    return int(sql(statement).strip() or 0)
 
 
 def start_pool(sock, extra_env):

@@ -6,28 +6,14 @@ Basic auth, /api/raw_upload?action=start|file|finalize|status and
 overwrite, scrub_location; resume with action=status; privacy."""
 import json
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (Client, check, chunk_key, done, fits_header, mean_pointing, new_user,  # noqa: E402
-                    read_conf, real_frames, skip_unless_stack)
+                    read_conf, real_frames, skip_unless_stack, sql)
 
 skip_unless_stack()
 conf = read_conf()
-
-
-def sql(statement):
-    """Runs SQL as the app's database user (setting up a finished stack)."""
-    args = ["mariadb", "--no-defaults", "-N", "-B", "-u", conf.get("db_user", "crowdsky"),
-            conf.get("db_name", "crowdsky")]
-    if conf.get("db_socket"):
-        args.insert(2, "--socket=" + conf["db_socket"])
-    env = dict(os.environ, MYSQL_PWD=conf.get("db_password", ""))
-    p = subprocess.run(args, input=statement.encode(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    if p.returncode != 0:
-        raise RuntimeError(p.stderr.decode())
-    return p.stdout.decode()
 
 
 browser, name, pw = new_user("scripter")
