@@ -14,6 +14,7 @@ import time
 import urllib.parse
 
 here = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(here, "..", "integration"))
 from cstest import multipart, real_frames  # noqa: E402
 

@@ -7,6 +7,7 @@ import re
 import secrets
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import Client, check, done, new_user, random_loopback, skip_unless_stack, sql  # noqa: E402
 

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (check, done, fcgi_encode, fcgi_params, fcgi_parse, fcgi_request, multipart, new_user,  # noqa: E402
                     read_conf, real_frames, skip_unless_stack, sql)

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (Client, check, chunk_key, done, fits_header, mean_pointing, new_user,  # noqa: E402
                     read_conf, real_frames, skip_unless_stack, sql)

@@ -7,6 +7,7 @@ import os
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (Client, check, chunk_key, done, fits_header, fits_set_card, mean_pointing,  # noqa: E402
                     new_user, read_conf, real_frames, simulate, skip_unless_stack)
