@@ -90,7 +90,9 @@ static bool throttled(struct cs_req *req, const char *user)
         }
         if (blocked) {
                 cs_reply_header(req, "Retry-After", "%d", retry > 0 ? retry : 1);
-                cs_log_warn("req=%s throttled user='%s' addr=%s", req->id, user, req->client_addr);
+                cs_log_warn("req=%s throttled user='%s' addr=%s", req->id,
+                            cs_user_validate_name(user, NULL) == CS_OK ? user : "(not a valid name)",
+                            req->client_addr);
         }
         return blocked;
 }
@@ -211,7 +213,8 @@ static int auth_basic(struct cs_req *req)
         goto out;
 fail:
         cs_auth_note_failure(req, user);
-        cs_log_info("req=%s basic auth failed user='%s' addr=%s", req->id, user, req->client_addr);
+        cs_log_info("req=%s basic auth failed user='%s' addr=%s", req->id,
+                    cs_user_validate_name(user, NULL) == CS_OK ? user : "(not a valid name)", req->client_addr);
         cs_reply_error(req, 401, "wrong username, password or API token");
         r = CS_EAUTH;
 out:
@@ -390,6 +393,11 @@ static void fill_request(struct cs_req *req)
                 n = sizeof req->path - 1;
         memcpy(req->path, uri, n);
         req->path[n] = '\0';
+        /* nginx hands over the decoded path: no control characters in our
+         * logs (no route contains any, so matching is unaffected) */
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)req->path[i] < 0x20 || req->path[i] == 0x7f || req->path[i] == '\'')
+                        req->path[i] = '?';
         req->query = cs_req_param(req, "QUERY_STRING");
         if (!req->query)
                 req->query = "";

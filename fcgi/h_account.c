@@ -164,7 +164,9 @@ int h_login(struct cs_req *req)
                 r = CS_EAUTH;
         if (r == CS_EAUTH) {
                 cs_auth_note_failure(req, name);
-                cs_log_info("req=%s login failed user='%s' addr=%s", req->id, name, req->client_addr);
+                cs_log_info("req=%s login failed user='%s' addr=%s", req->id,
+                            cs_user_validate_name(name, NULL) == CS_OK ? name : "(not a valid name)",
+                            req->client_addr);
                 return form_error(req, 401, "wrong username or password");
         }
         if (r < 0)
