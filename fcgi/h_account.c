@@ -1,4 +1,4 @@
-/* h_account.c - home, sign up, log in, log out, who-am-I, account settings
+/* h_account.c - sign up, log in, log out, who-am-I, account settings
  * and personal API tokens. JSON by default; a plain HTML form post (Accept:
  * text/html) gets a 303 redirect on success and a small HTML error page. */
 #include <stdio.h>
@@ -41,30 +41,6 @@ static int form_error(struct cs_req *req, int http, const char *msg)
                 return r;
         }
         return cs_reply_error(req, http, "%s", msg);
-}
-
-int h_home(struct cs_req *req)
-{
-        struct cs_buf page = CS_BUF_INIT(1 << 20);
-        int r;
-
-        cs_html(&page,
-                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-                "<title>CrowdSky</title></head><body><main>"
-                "<h1>CrowdSky</h1>"
-                "<p>A home for the stacks of Seestar smart-telescope users, and a resource for "
-                "time-domain citizen science: upload a night's raw frames, CrowdSky groups them "
-                "into 15-minute chunks by time and sky position, stacks every chunk, and keeps "
-                "your stacks for you to view and download.</p>");
-        if (req->has_session)
-                cs_html(&page, "<p>Logged in as <strong>%s</strong>.</p>", req->username);
-        else
-                cs_html(&page, "<p><a href=\"/login\">Log in</a> or <a href=\"/signup\">sign up</a>.</p>");
-        cs_html(&page, "</main></body></html>");
-        r = cs_reply_html(req, 200, &page);
-        cs_buf_release(&page);
-        return r;
 }
 
 /* Replaces any session the browser brought with a new one (rotation: a

@@ -15,8 +15,7 @@ int h_health(struct cs_req *req);
 /* h_ops.c: Prometheus metrics (token or loopback), buffer usage for admins */
 int h_metrics(struct cs_req *req);
 int h_admin_buffer(struct cs_req *req);
-/* h_account.c: sign up, log in/out, who am I, API tokens */
-int h_home(struct cs_req *req);
+/* h_account.c: sign up, log in/out, who am I, account settings, API tokens */
 int h_signup(struct cs_req *req);
 int h_login(struct cs_req *req);
 int h_logout(struct cs_req *req);

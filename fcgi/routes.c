@@ -53,7 +53,6 @@ const struct cs_route cs_routes[] = {
         { GET,         "/upload/status",      h_upload_status,   CS_AUTH_SESSION,       0,              0 },
         { POST,        "/finalize",           h_finalize,        CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   CS_R_PHP },
         { GET,         "/api/jobs",           h_jobs_list,       CS_AUTH_SESSION,       0,              0 },
-        { GET,         "/api/stacks",         h_my_stacks,       CS_AUTH_SESSION,       0,              0 },
         { POST,        "/api/jobs/delete",    h_job_delete,      CS_AUTH_SESSION_CSRF,  CS_BODY_FORM,   0 },
 
         /* script and telescope-app API (HTTP Basic) */
