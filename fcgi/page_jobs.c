@@ -18,7 +18,6 @@ int page_upload(struct cs_req *req)
         struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);
         struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
-        char maxs[32];
         int r;
 
         if (!db)
@@ -33,7 +32,6 @@ int page_upload(struct cs_req *req)
         }
         if (r < 0)
                 return r;
-        cs_fmt_bytes((double)req->app->cfg.max_upload_bytes, maxs, sizeof maxs);
         cs_page_begin(&page, req, "Upload", "upload", "upload.js");
         cs_html(&page,
                 "<h1>Upload a night</h1>"
@@ -41,13 +39,14 @@ int page_upload(struct cs_req *req)
                 "data-parallel=\"4\">"
                 "<div id=\"drop\" class=\"dropzone\" tabindex=\"0\">"
                 "<p class=\"big\">Drop your Seestar frames or a whole folder here</p>"
-                "<p class=\"muted\">.fit / .fits raw sub-frames, up to %s each</p>"
+                "<p class=\"muted\">.fit / .fits raw sub-frames, up to %lld MiB each</p>"
                 "<p><label class=\"button\">Choose files<input id=\"pick-files\" type=\"file\" multiple "
                 "accept=\".fit,.fits\" hidden></label> "
                 "<label class=\"button\">Choose a folder<input id=\"pick-folder\" type=\"file\" "
                 "webkitdirectory multiple hidden></label></p></div>",
                 (long long)req->app->cfg.max_upload_bytes,
-                cs_db_rows_count(rows) ? cs_db_rows_str(rows, 0, 0) : "", maxs);
+                cs_db_rows_count(rows) ? cs_db_rows_str(rows, 0, 0) : "",
+                (long long)(req->app->cfg.max_upload_bytes >> 20));
         if (cs_db_rows_count(rows))
                 cs_html(&page,
                         "<p class=\"notice\" id=\"resume-note\">Resuming your unfinished upload "

@@ -30,7 +30,7 @@
     var name = file.name;
     var it = { file: file, name: name, path: relPath || name, size: file.size, loaded: 0, state: 'queued', error: '' };
     if (!okName(name)) { it.state = 'refused'; it.error = 'not a .fit or .fits file'; }
-    else if (file.size > MAX) { it.state = 'refused'; it.error = 'too large: ' + CS.fmtBytes(file.size) + ' (at most ' + CS.fmtBytes(MAX) + ')'; }
+    else if (file.size > MAX) { it.state = 'refused'; it.error = 'too large: ' + CS.fmtBytes(file.size) + ' (at most ' + Math.round(MAX / 1048576) + ' MiB)'; }
     else if (file.size === 0) { it.state = 'refused'; it.error = 'empty file'; }
     else if (known[name]) { it.state = 'done'; it.loaded = it.size; it.note = 'already received'; }
     else if (items.some(function (o) { return o.name === name && o.state !== 'refused'; })) { return; }
@@ -148,13 +148,13 @@
     var live = items.filter(function (o) { return o.state !== 'refused'; });
     var total = 0, loaded = 0, nd = 0, nf = 0, nq = 0;
     live.forEach(function (o) {
-      total += o.size; loaded += o.loaded;
+      // a failed file leaves the overall bar until it is retried
+      if (o.state !== 'failed') { total += o.size; loaded += o.loaded; }
       if (o.state === 'done') nd++; else if (o.state === 'failed') nf++; else nq++;
     });
     var nr = items.length - live.length;
     document.getElementById('summary').hidden = items.length === 0;
-    var pct = total ? Math.floor(100 * loaded / total) : (items.length ? 100 : 0);
-    if (nq === 0 && total) pct = Math.floor(100 * loaded / total);
+    var pct = total ? Math.floor(100 * loaded / total) : 0;
     document.getElementById('overall-fill').style.width = pct + '%';
     document.getElementById('overall-pct').textContent = pct + '%';
     document.getElementById('overall-count').textContent = nd + ' of ' + live.length + ' uploaded' +
