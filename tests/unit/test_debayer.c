@@ -36,7 +36,7 @@ static float scene(int c, double x, double y)
         return (float)(100.0 * (c + 1) + 3.0 * x + 2.0 * y * (c + 1));
 }
 
-static void check_pattern(const char *pat, size_t w, size_t h)
+static void check_pattern(const char *pat, size_t w, size_t h, bool gradient)
 {
         uint8_t cfa[4];
         float *raw = malloc(w * h * sizeof *raw), *rgb = malloc(3 * w * h * sizeof *rgb);
@@ -47,18 +47,21 @@ static void check_pattern(const char *pat, size_t w, size_t h)
         for (y = 0; y < h; y++)
                 for (x = 0; x < w; x++)
                         raw[y * w + x] = scene(cfa[(y & 1) * 2 + (x & 1)], (double)x, (double)y);
-        cs_debayer_bilinear(raw, w, h, cfa, rgb, rgb + w * h, rgb + 2 * w * h);
-        /* bilinear interpolation is exact on linear ramps away from the edges;
-         * at the mirrored edges it stays within one ramp step */
+        cs_debayer(raw, w, h, cfa, gradient, rgb, rgb + w * h, rgb + 2 * w * h);
+        /* both are exact on linear ramps away from the edges (the gradient
+         * correction vanishes there); at the mirrored edges they stay within
+         * a few ramp steps */
         for (c = 0; c < 3; c++)
                 for (y = 0; y < h; y++)
                         for (x = 0; x < w; x++) {
                                 float v = rgb[(size_t)c * w * h + y * w + x], t = scene(c, (double)x, (double)y);
 
-                                if (x >= 1 && y >= 1 && x + 1 < w && y + 1 < h)
+                                size_t m = gradient ? 2 : 1;
+
+                                if (x >= m && y >= m && x + m < w && y + m < h)
                                         CS_ASSERT_NEAR(v, t, 1e-3);
                                 else
-                                        CS_ASSERT_NEAR(v, t, 2.0 * (3.0 + 2.0 * (c + 1)) + 1e-3);
+                                        CS_ASSERT_NEAR(v, t, 4.0 * (3.0 + 2.0 * (c + 1)) + 1e-3);
                         }
         free(raw);
         free(rgb);
@@ -66,11 +69,16 @@ static void check_pattern(const char *pat, size_t w, size_t h)
 
 CS_TEST(bilinear_exact_on_ramps)
 {
-        check_pattern("GRBG", 16, 12);
-        check_pattern("RGGB", 10, 8);
-        check_pattern("BGGR", 6, 6);
-        check_pattern("GBRG", 9, 7); /* odd sizes */
-        check_pattern("RGGB", 2, 2); /* smallest */
+        int k;
+
+        for (k = 0; k < 2; k++) {
+                check_pattern("GRBG", 16, 12, k);
+                check_pattern("RGGB", 10, 8, k);
+                check_pattern("BGGR", 6, 6, k);
+                check_pattern("GBRG", 9, 7, k); /* odd sizes */
+                check_pattern("RGGB", 2, 2, k); /* smallest */
+                check_pattern("GRBG", 3, 5, k);
+        }
 }
 
 CS_TEST(flat_colour_exact)
@@ -83,7 +91,7 @@ CS_TEST(flat_colour_exact)
         CS_ASSERT_OK(cs_bayer_parse("GRBG", 0, 0, cfa, NULL));
         for (i = 0; i < w * h; i++)
                 raw[i] = col[cfa[((i / w) & 1) * 2 + ((i % w) & 1)]];
-        cs_debayer_bilinear(raw, w, h, cfa, rgb, rgb + w * h, rgb + 2 * w * h);
+        cs_debayer(raw, w, h, cfa, true, rgb, rgb + w * h, rgb + 2 * w * h);
         for (i = 0; i < w * h; i++) {
                 CS_ASSERT_NEAR(rgb[i], 850, 1e-4);
                 CS_ASSERT_NEAR(rgb[w * h + i], 1000, 1e-4);

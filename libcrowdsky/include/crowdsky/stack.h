@@ -29,8 +29,14 @@
  * absent) into cfa. Returns CS_OK or CS_EINVAL. */
 int cs_bayer_parse(const char *pattern, long xoff, long yoff, uint8_t ret_cfa[4], struct cs_err *err);
 
-/* Bilinear debayer of a w x h mosaic (w, h >= 2) into three w x h float planes.
- * Edges are mirrored (parity-preserving). Thread-safe. */
+/* Debayers a w x h mosaic (w, h >= 2) into three w x h float planes: bilinear,
+ * plus (gradient = true) the gradient correction of Malvar, He and Cutler
+ * (2004), a linear 5x5 filter that keeps stars markedly sharper at the same
+ * cost. Both are exact on linear ramps. Edges are mirrored (parity-preserving).
+ * Thread-safe. */
+void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
+                float *g, float *b);
+/* cs_debayer without the gradient correction. */
 void cs_debayer_bilinear(const float *raw, size_t w, size_t h, const uint8_t cfa[4], float *r,
                          float *g, float *b);
 
@@ -84,6 +90,8 @@ struct cs_stack_params {
         const char *reference;          /* file to register against (one of files), NULL = best */
         enum cs_stack_norm norm;
         bool hotpix;                    /* detect and mend hot pixels (true) */
+        bool debayer_gradient;          /* Malvar-He-Cutler instead of bilinear (true) */
+        bool resample_bicubic;          /* Catmull-Rom instead of bilinear resampling (true) */
         double hotpix_kappa;            /* (6) */
         double hotpix_fraction;         /* outlier in at least this fraction of frames (0.5) */
         bool scrub_location;            /* leave SITELAT/SITELONG out of the output (true) */

@@ -50,46 +50,83 @@ int cs_bayer_parse(const char *pattern, long xoff, long yoff, uint8_t ret_cfa[4]
         return CS_OK;
 }
 
-/* Interpolated helpers of one row: horizontal pair, vertical pair, the four
- * orthogonal and the four diagonal neighbours. Edges mirror (x = -1 -> 1). */
-static void row_helpers(const float *up, const float *row, const float *dn, size_t w, float *hz,
-                        float *vt, float *cross, float *diag)
+/* Mirror an index into [0, n) keeping its parity (x = -1 -> 1, n -> n - 2). */
+static inline size_t mirror(long i, size_t n)
+{
+        int k;
+
+        for (k = 0; k < 4 && (i < 0 || i >= (long)n); k++) {
+                if (i < 0)
+                        i = -i;
+                if (i >= (long)n)
+                        i = 2 * ((long)n - 1) - i;
+        }
+        return i < 0 ? 0 : i >= (long)n ? n - 1 : (size_t)i;
+}
+
+/* Helpers of one row: bilinear estimates (horizontal pair, vertical pair, the
+ * four orthogonal and the four diagonal neighbours) and the sums of the
+ * same-colour pixels two away horizontally and vertically, for the
+ * gradient correction. */
+static void row_helpers(const float *u2, const float *up, const float *row, const float *dn, const float *d2,
+                        size_t w, float *hz, float *vt, float *cross, float *diag, float *sh, float *sv)
 {
         size_t x;
 
-        for (x = 1; x + 1 < w; x++) {
+        for (x = 2; x + 2 < w; x++) {
                 float l = row[x - 1], r = row[x + 1], u = up[x], d = dn[x];
 
                 hz[x] = 0.5f * (l + r);
                 vt[x] = 0.5f * (u + d);
                 cross[x] = 0.25f * (l + r + u + d);
                 diag[x] = 0.25f * (up[x - 1] + up[x + 1] + dn[x - 1] + dn[x + 1]);
+                sh[x] = row[x - 2] + row[x + 2];
+                sv[x] = u2[x] + d2[x];
         }
-        /* x = 0 and x = w - 1: the mirrored neighbour is the one inside */
-        hz[0] = row[1];
-        vt[0] = 0.5f * (up[0] + dn[0]);
-        cross[0] = 0.5f * (hz[0] + vt[0]);
-        diag[0] = 0.5f * (up[1] + dn[1]);
-        hz[w - 1] = row[w - 2];
-        vt[w - 1] = 0.5f * (up[w - 1] + dn[w - 1]);
-        cross[w - 1] = 0.5f * (hz[w - 1] + vt[w - 1]);
-        diag[w - 1] = 0.5f * (up[w - 2] + dn[w - 2]);
+        for (x = 0; x < w; x++) {
+                size_t xl, xr, xl2, xr2;
+
+                if (x == 2 && w > 4) {
+                        x = w - 3; /* the loop above did the middle */
+                        continue;
+                }
+                xl = mirror((long)x - 1, w);
+                xr = mirror((long)x + 1, w);
+                xl2 = mirror((long)x - 2, w);
+                xr2 = mirror((long)x + 2, w);
+                hz[x] = 0.5f * (row[xl] + row[xr]);
+                vt[x] = 0.5f * (up[x] + dn[x]);
+                cross[x] = 0.5f * (hz[x] + vt[x]);
+                diag[x] = 0.25f * (up[xl] + up[xr] + dn[xl] + dn[xr]);
+                sh[x] = row[xl2] + row[xr2];
+                sv[x] = u2[x] + d2[x];
+        }
 }
 
 void cs_debayer_bilinear(const float *raw, size_t w, size_t h, const uint8_t cfa[4], float *r,
                          float *g, float *b)
 {
-        float *tmp = cs_xmalloc(4 * w * sizeof *tmp);
-        float *hz = tmp, *vt = tmp + w, *cross = tmp + 2 * w, *diag = tmp + 3 * w;
+        cs_debayer(raw, w, h, cfa, false, r, g, b);
+}
+
+void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
+                float *g, float *b)
+{
+        float *tmp = cs_xmalloc(6 * w * sizeof *tmp);
+        float *hz = tmp, *vt = tmp + w, *cross = tmp + 2 * w, *diag = tmp + 3 * w, *sh = tmp + 4 * w,
+              *sv = tmp + 5 * w;
+        /* the gradient correction needs 2 px on each side of the mirror */
+        const float kg = gradient && w >= 3 && h >= 3 ? 1.0f : 0.0f;
         size_t y, x, par;
 
         for (y = 0; y < h; y++) {
                 const float *row = raw + y * w;
-                const float *up = raw + (y > 0 ? y - 1 : 1) * w;
-                const float *dn = raw + (y + 1 < h ? y + 1 : h - 2) * w;
+                const float *up = raw + mirror((long)y - 1, h) * w, *dn = raw + mirror((long)y + 1, h) * w;
+                const float *u2 = raw + mirror((long)y - 2, h) * w;
+                const float *d2 = raw + mirror((long)y + 2, h) * w;
                 float *out[3] = { r + y * w, g + y * w, b + y * w };
 
-                row_helpers(up, row, dn, w, hz, vt, cross, diag);
+                row_helpers(u2, up, row, dn, d2, w, hz, vt, cross, diag, sh, sv);
                 for (par = 0; par < 2; par++) {
                         int own = cfa[(y & 1) * 2 + par];
                         int hcol = cfa[(y & 1) * 2 + (par ^ 1)];   /* colour left/right */
@@ -98,19 +135,26 @@ void cs_debayer_bilinear(const float *raw, size_t w, size_t h, const uint8_t cfa
 
                         for (x = par; x < w; x += 2)
                                 po[x] = row[x];
+                        /* Malvar, He and Cutler (2004): bilinear plus a share of the
+                         * pixel's own-colour Laplacian, which follows edges and
+                         * star profiles the missing colours share */
                         if (own == 1) {
                                 float *ph = out[hcol], *pv = out[vcol];
 
                                 for (x = par; x < w; x += 2) {
-                                        ph[x] = hz[x];
-                                        pv[x] = vt[x];
+                                        float c = row[x], d4 = 4.0f * diag[x];
+
+                                        ph[x] = hz[x] + kg * 0.125f * (5.0f * c - sh[x] - d4 + 0.5f * sv[x]);
+                                        pv[x] = vt[x] + kg * 0.125f * (5.0f * c - sv[x] - d4 + 0.5f * sh[x]);
                                 }
                         } else {
                                 float *pg = out[1], *pd = out[2 - own];
 
                                 for (x = par; x < w; x += 2) {
-                                        pg[x] = cross[x];
-                                        pd[x] = diag[x];
+                                        float c = row[x];
+
+                                        pg[x] = cross[x] + kg * 0.125f * (4.0f * c - sh[x] - sv[x]);
+                                        pd[x] = diag[x] + kg * 0.125f * (6.0f * c - 1.5f * (sh[x] + sv[x]));
                                 }
                         }
                 }

@@ -101,11 +101,12 @@ int cs_stack_write_fits(const struct cs_stack_result *r, const struct cs_stack_p
         fits_write_history(ff, buf, &status);
         snprintf(buf, sizeof buf, "hot pixels: %zu found across frames, mended in the raw mosaic", r->n_hot_pixels);
         fits_write_history(ff, buf, &status);
-        fits_write_history(ff, "debayer: bilinear", &status);
+        fits_write_history(ff, p->debayer_gradient ? "debayer: bilinear + Malvar-He-Cutler gradient correction" : "debayer: bilinear", &status);
         snprintf(buf, sizeof buf, "registration: star triangles + weighted LSQ %s fit to %s",
                  p->match.model == CS_XFORM_AFFINE ? "affine" : "similarity", base_name(rf->file));
         fits_write_history(ff, buf, &status);
-        fits_write_history(ff, "resampling: bilinear, coverage-masked", &status);
+        fits_write_history(ff, p->resample_bicubic ? "resampling: bicubic (Catmull-Rom), coverage-masked"
+                                                   : "resampling: bilinear, coverage-masked", &status);
         snprintf(buf, sizeof buf, "normalisation: %s",
                  p->norm == CS_NORM_NONE ? "none" : p->norm == CS_NORM_ADDSCALE ? "additive + scale" : "additive");
         fits_write_history(ff, buf, &status);

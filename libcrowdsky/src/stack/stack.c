@@ -41,6 +41,8 @@ void cs_stack_params_default(struct cs_stack_params *p)
         p->threads = 0;
         p->norm = CS_NORM_ADDITIVE;
         p->hotpix = true;
+        p->debayer_gradient = true;
+        p->resample_bicubic = true;
         p->hotpix_kappa = 6.0;
         p->hotpix_fraction = 0.5;
         p->scrub_location = true;
@@ -372,13 +374,14 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                 size_t nrows;
                 uint8_t cfa[4];
 
-                cs__resample_rows(&f->inv, w, y0, rows, rn->h, 1, &lo, &hi);
+                cs__resample_rows(&f->inv, w, y0, rows, rn->h, 2, &lo, &hi);
                 if (hi - lo < 2) {
                         memset(mask, 0, rows * w);
                         continue;
                 }
-                blo = lo > 0 ? lo - 1 : 0;
-                bhi = hi < (long)rn->h ? hi + 1 : (long)rn->h;
+                /* two rows more on each side for the debayer's 5x5 filter */
+                blo = lo > 2 ? lo - 2 : 0;
+                bhi = hi + 2 < (long)rn->h ? hi + 2 : (long)rn->h;
                 nrows = (size_t)(bhi - blo);
                 if (grow_band(t, nrows, w) < 0)
                         return cs_err_set(e, CS_ENOMEM, "out of memory for a band of %zu rows", nrows);
@@ -396,12 +399,21 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                 t0 = cs__thread_cpu();
                 for (i = 0; i < 4; i++)
                         cfa[i] = rn->cfa[((((i >> 1) + (size_t)blo) & 1) << 1) | (i & 1)];
-                cs_debayer_bilinear(t->band, w, nrows, cfa, t->rgb, t->rgb + nrows * w, t->rgb + 2 * nrows * w);
+                cs_debayer(t->band, w, nrows, cfa, rn->p->debayer_gradient, t->rgb, t->rgb + nrows * w,
+                           t->rgb + 2 * nrows * w);
                 cpu[1] += cs__thread_cpu() - t0;
                 t0 = cs__thread_cpu();
-                for (c = 0; c < 3; c++)
-                        cs__resample_bilinear(t->rgb + c * nrows * w, w, rn->h, blo, nrows, &f->inv, w, y0, rows,
-                                              f->add[c], f->mul[c], vals + c * plane, mask);
+                if (rn->p->resample_bicubic) {
+                        const float *src[3] = { t->rgb, t->rgb + nrows * w, t->rgb + 2 * nrows * w };
+                        float *dst[3] = { vals, vals + plane, vals + 2 * plane };
+
+                        cs__resample_bicubic3(src, w, rn->h, blo, nrows, &f->inv, w, y0, rows, f->add, f->mul, dst,
+                                              mask);
+                } else {
+                        for (c = 0; c < 3; c++)
+                                cs__resample_bilinear(t->rgb + c * nrows * w, w, rn->h, blo, nrows, &f->inv, w, y0,
+                                                      rows, f->add[c], f->mul[c], vals + c * plane, mask);
+                }
                 cpu[2] += cs__thread_cpu() - t0;
         }
         t0 = cs__thread_cpu();

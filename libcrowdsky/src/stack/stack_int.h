@@ -25,6 +25,13 @@ void cs__resample_bilinear(const float *src, size_t src_w, size_t frame_h, long 
                            const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                            float add, float mul, float *out, uint8_t *mask);
 
+/* Catmull-Rom bicubic resampling of the three channel bands at once (same
+ * arguments as above, per channel); covered only where the whole 4x4 support
+ * lies inside the frame. */
+void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame_h, long src_y0, size_t src_h,
+                           const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
+                           const float add[3], const float mul[3], float *const out[3], uint8_t *mask);
+
 /* Source row range [*lo, *hi) an output block needs (clamped to the frame, with margin). */
 void cs__resample_rows(const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                        size_t frame_h, long margin, long *lo, long *hi);
