@@ -1,7 +1,9 @@
 /* cmd_serve.c - crowdsky-fcgi serve [--config FILE]: the responder pool. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cmds.h"
 #include "pool.h"
@@ -25,6 +27,26 @@ static void set_log_level(const char *s)
                 cs_log_set_level(CS_LOG_DEBUG);
         else
                 cs_log_set_level(CS_LOG_INFO);
+}
+
+/* mkdir -p with mode 0700 for the parts it creates. */
+static int make_dirs(const char *path)
+{
+        char buf[CS_CONF_STR];
+        size_t i, n = strlen(path);
+
+        if (n == 0 || n >= sizeof buf)
+                return errno = EINVAL, -1;
+        memcpy(buf, path, n + 1);
+        for (i = 1; i <= n; i++) {
+                if (buf[i] != '/' && buf[i] != '\0')
+                        continue;
+                buf[i] = '\0';
+                if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+                        return -1;
+                buf[i] = path[i];
+        }
+        return 0;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -69,6 +91,9 @@ int cmd_serve(int argc, char **argv)
         app.started_at = cs_now();
         app.throttle = cs_throttle_new(LOGIN_MAX_FAILURES, LOGIN_WINDOW_SECONDS, THROTTLE_MAX_KEYS);
         app.credcache = cs_credcache_new(CREDCACHE_ENTRIES, CREDCACHE_TTL_SECONDS);
+        if (make_dirs(app.cfg.buffer_dir) < 0)
+                cs_log_warn("cannot create buffer_dir '%s': %s; uploads will fail until it exists",
+                            app.cfg.buffer_dir, strerror(errno));
         if (FCGX_Init() != 0) {
                 fprintf(stderr, "crowdsky-fcgi: FCGX_Init failed\n");
                 return 1;
