@@ -19,14 +19,15 @@ if ! command -v clang >/dev/null 2>&1; then
         exit 1
 fi
 # One configure/compile at a time when runs overlap (script/test and a developer).
-exec 9>"$build.lock"
+mkdir -p "$build"
+exec 9>"$build/.run-fuzz.lock"
 flock 9
 if [ ! -f "$build/build.ninja" ]; then
         # Instrument the library too (fuzzer-no-link), not only the target.
         CC=clang meson setup "$build" "$src" -Dfuzz=true -Dbuildtype=debugoptimized \
                 -Db_sanitize=address,undefined -Db_lundef=false \
-                -Dc_args=-fsanitize=fuzzer-no-link >"$build.setup.log" 2>&1 || {
-                cat "$build.setup.log" >&2
+                -Dc_args=-fsanitize=fuzzer-no-link >"$build/.setup.log" 2>&1 || {
+                cat "$build/.setup.log" >&2
                 exit 1
         }
 fi
