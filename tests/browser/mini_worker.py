@@ -95,7 +95,8 @@ def one_job(tmp, user):
             out.write(data)
         paths.append(p)
     out, png, rep = (os.path.join(d, n) for n in ("stacked.fits", "thumbnail.png", "report.json"))
-    subprocess.run([WORKER, "stack", "--output", out, "--thumbnail", png, "--report", rep] + paths,
+    keep = [] if job.get("scrub_location", True) else ["--keep-location"]
+    subprocess.run([WORKER, "stack", "--output", out, "--thumbnail", png, "--report", rep] + keep + paths,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     with open(rep) as f:
         report = json.load(f)
