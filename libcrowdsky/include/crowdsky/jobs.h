@@ -66,10 +66,12 @@ struct cs_job_claim {
 };
 void cs_job_claim_release(struct cs_job_claim *c);
 
-/* Claims the oldest claimable job for the worker token token_id (name holder):
- * first a processing job whose lease expired (jobs that used max_attempts are
- * failed on the way), else the pending job with the earliest not_before that
- * has passed. One transaction. CS_ENOTFOUND when there is nothing to do. */
+/* Claims a job for the worker token token_id (name holder): the pending job
+ * with the earliest not_before that has passed, or a processing job whose
+ * lease expired (looked for on 1 claim in 8 and whenever no pending job is
+ * ready; jobs that used max_attempts are failed on the way). One transaction
+ * at READ COMMITTED. CS_ENOTFOUND when there is nothing to do. Thread-safe
+ * with one struct cs_db per thread (user names are cached process-wide). */
 int cs_jobs_claim(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t token_id,
                   const char *holder, struct cs_job_claim *ret, struct cs_err *err);
 
