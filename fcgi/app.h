@@ -238,6 +238,10 @@ int cs_reply_html(struct cs_req *req, int http, const struct cs_buf *page);
 
 /* ---- dispatch (routes.c) ---- */
 
+/* Checks the route table: handler, path and method set; prefix paths end in
+ * '/'; streaming routes have a body cap; no path + method twice (the later
+ * row would never be reached). CS_OK or CS_EINVAL naming the row. */
+int cs_routes_check(struct cs_err *err);
 /* Runs one accepted request: route, body, auth, handler, error reply, log. */
 void cs_dispatch(struct cs_req *req);
 

@@ -91,6 +91,10 @@ int cmd_serve(int argc, char **argv)
         app.started_at = cs_now();
         app.throttle = cs_throttle_new(LOGIN_MAX_FAILURES, LOGIN_WINDOW_SECONDS, THROTTLE_MAX_KEYS);
         app.credcache = cs_credcache_new(CREDCACHE_ENTRIES, CREDCACHE_TTL_SECONDS);
+        if (cs_routes_check(&err) < 0) {
+                fprintf(stderr, "crowdsky-fcgi: route table: %s\n", err.msg);
+                return 1;
+        }
         if (make_dirs(app.cfg.buffer_dir) < 0)
                 cs_log_warn("cannot create buffer_dir '%s': %s; uploads will fail until it exists",
                             app.cfg.buffer_dir, strerror(errno));

@@ -370,6 +370,32 @@ bool cs_req_same_origin(struct cs_req *req)
         return false;
 }
 
+/* ---- the table itself ---- */
+
+int cs_routes_check(struct cs_err *err)
+{
+        size_t i, j;
+
+        for (i = 0; i < cs_routes_count; i++) {
+                const struct cs_route *a = &cs_routes[i];
+                size_t n = strlen(a->path);
+                if (!a->fn || a->path[0] != '/' || !a->methods)
+                        return cs_err_set(err, CS_EINVAL, "route %zu ('%s'): no handler, path or method", i, a->path);
+                if ((a->flags & CS_R_PREFIX) && a->path[n - 1] != '/')
+                        return cs_err_set(err, CS_EINVAL, "route '%s': a prefix route must end with '/'", a->path);
+                if ((a->flags & CS_R_STREAM) && a->body_max == 0)
+                        return cs_err_set(err, CS_EINVAL, "route '%s': a streaming route needs a body cap", a->path);
+                for (j = 0; j < i; j++) {
+                        const struct cs_route *b = &cs_routes[j];
+                        if (strcmp(a->path, b->path) == 0 && (a->methods & b->methods))
+                                return cs_err_set(err, CS_EINVAL,
+                                                  "route '%s' appears twice for the same method (row %zu is never reached)",
+                                                  a->path, i);
+                }
+        }
+        return CS_OK;
+}
+
 /* ---- dispatch ---- */
 
 static void fill_request(struct cs_req *req)
