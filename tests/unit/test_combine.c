@@ -87,7 +87,7 @@ static void run_planes(size_t n, size_t npix, unsigned seed)
                 mk[n - 1][i] = 0;
                 pl[0][i] = -1e6f; /* must never be seen */
         }
-        cs_combine_sigma_clip((const float *const *)pl, (const uint8_t *const *)mk, n, npix, &p, out, kept, NULL);
+        cs_combine_sigma_clip((const float *const *)pl, (const uint8_t *const *)mk, n, npix, &p, NULL, out, kept, NULL);
         for (i = 0; i < npix; i++) {
                 size_t c = 0, kref;
                 float ref;
@@ -142,7 +142,7 @@ CS_TEST(noise_efficiency)
                 for (i = 0; i < npix; i++)
                         pl[f][i] = (float)(500.0 + 10.0 * gauss(&st));
         }
-        cs_combine_sigma_clip((const float *const *)pl, NULL, n, npix, &p, out, kept, NULL);
+        cs_combine_sigma_clip((const float *const *)pl, NULL, n, npix, &p, NULL, out, kept, NULL);
         for (i = 0; i < npix; i++) {
                 s2 += (out[i] - 500.0) * (out[i] - 500.0);
                 nk += kept[i];
@@ -171,7 +171,7 @@ CS_TEST(memory_independent_of_pixels)
                 for (i = 0; i < npix; i++)
                         pl[f][i] = (float)(f % 7);
         }
-        cs_combine_sigma_clip((const float *const *)pl, NULL, n, npix, &p, out, NULL, NULL);
+        cs_combine_sigma_clip((const float *const *)pl, NULL, n, npix, &p, NULL, out, NULL, NULL);
         for (i = 0; i < npix; i++)
                 CS_ASSERT(out[i] >= 0 && out[i] <= 6);
         for (f = 0; f < n; f++)

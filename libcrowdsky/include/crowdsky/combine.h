@@ -27,13 +27,15 @@ void cs_combine_params_default(struct cs_combine_params *p);
  *
  *   planes[f][i], masks[f][i]  value and coverage of frame f at pixel i (masks
  *                              may be NULL: everything covered)
+ *   weights[f] (may be NULL)   frame weights of the final mean (the clipping
+ *                              itself treats all frames alike)
  *   out[i]                     the combined value
  *   out_kept[i] (may be NULL)  how many values were averaged
- *   scratch                    2 * n floats of workspace per call
+ *   scratch                    unused (may be NULL); workspace is n x 64 floats
  */
 void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *masks, size_t n,
-                           size_t npix, const struct cs_combine_params *p, float *out,
-                           uint16_t *out_kept, float *scratch);
+                           size_t npix, const struct cs_combine_params *p, const float *weights,
+                           float *out, uint16_t *out_kept, float *scratch);
 
 /* Clipped mean of the n values in v (reordered in place), as above. Returns
  * the value; *ret_kept (may be NULL) gets the number averaged. */

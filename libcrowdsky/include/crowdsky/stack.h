@@ -92,6 +92,7 @@ struct cs_stack_params {
         bool hotpix;                    /* detect and mend hot pixels (true) */
         bool debayer_gradient;          /* Malvar-He-Cutler instead of bilinear (true) */
         bool resample_bicubic;          /* Catmull-Rom instead of bilinear resampling (true) */
+        bool weight_frames;             /* mean weighted by 1 / (noise^2 FWHM^2) (true) */
         double hotpix_kappa;            /* (6) */
         double hotpix_fraction;         /* outlier in at least this fraction of frames (0.5) */
         bool scrub_location;            /* leave SITELAT/SITELONG out of the output (true) */
@@ -118,6 +119,7 @@ struct cs_stack_frame {
         char date_obs_str[32];  /* as in the header */
         double exptime;         /* s (0 if absent) */
         double ra, dec;         /* deg (NAN if absent) */
+        double weight;          /* of the frame in the mean (green), 0 if unweighted or unused */
 };
 
 enum { CS_STACK_T_READ, CS_STACK_T_HOTPIX, CS_STACK_T_ALIGN, CS_STACK_T_STACK,

@@ -276,14 +276,14 @@ static inline void movex(float *restrict x, float *restrict y)
 }
 
 void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *masks, size_t n,
-                           size_t npix, const struct cs_combine_params *p, float *out,
-                           uint16_t *out_kept, float *scratch)
+                           size_t npix, const struct cs_combine_params *p, const float *weights,
+                           float *out, uint16_t *out_kept, float *scratch)
 {
         struct net nt;
         float *s;
         size_t p0, f, i, k;
         uint32_t cnt[CHUNK];
-        float cen[CHUNK], *p1, *p2;
+        float cen[CHUNK], *p1, *p2, vlo[CHUNK], vhi[CHUNK];
 
         (void)scratch;
         if (n == 0) {
@@ -364,6 +364,10 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
                                 o2[i] = q2[i] + d * d;
                         }
                 }
+                for (i = 0; i < CHUNK; i++) {
+                        vlo[i] = INFINITY; /* empty range: no weighted sum */
+                        vhi[i] = -INFINITY;
+                }
                 for (i = 0; i < np; i++) {
                         size_t a = 0, b = 0;
                         float r;
@@ -372,6 +376,8 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
                                 r = 0;
                         } else if (clip_sorted(s + i, p1 + i, p2 + i, CHUNK, cnt[i], p, &a, &b)) {
                                 r = (p1[(b + 1) * CHUNK + i] - p1[a * CHUNK + i]) / (float)(b - a + 1) + cen[i];
+                                vlo[i] = s[a * CHUNK + i];
+                                vhi[i] = s[b * CHUNK + i];
                         } else {
                                 struct cs_combine_params q = *p;
 
@@ -390,6 +396,29 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
                         out[p0 + i] = r;
                         if (out_kept)
                                 out_kept[p0 + i] = (uint16_t)(cnt[i] ? b - a + 1 : 0);
+                }
+                if (weights) {
+                        /* weighted mean of the survivors: the values within
+                         * [vlo, vhi] of each pixel, frame by frame */
+                        float sw[CHUNK], sv[CHUNK];
+
+                        for (i = 0; i < CHUNK; i++)
+                                sw[i] = sv[i] = 0;
+                        for (f = 0; f < n; f++) {
+                                const float *src = planes[f] + p0, wf = weights[f];
+                                const uint8_t *mk = masks ? masks[f] + p0 : NULL;
+
+                                for (i = 0; i < np; i++) {
+                                        float v = src[i];
+                                        float in = (v >= vlo[i] && v <= vhi[i] && (!mk || mk[i])) ? wf : 0.0f;
+
+                                        sw[i] += in;
+                                        sv[i] += in * (v - cen[i]);
+                                }
+                        }
+                        for (i = 0; i < np; i++)
+                                if (sw[i] > 0)
+                                        out[p0 + i] = sv[i] / sw[i] + cen[i];
                 }
         }
         free(s);

@@ -43,6 +43,7 @@ void cs_stack_params_default(struct cs_stack_params *p)
         p->hotpix = true;
         p->debayer_gradient = true;
         p->resample_bicubic = true;
+        p->weight_frames = true;
         p->hotpix_kappa = 6.0;
         p->hotpix_fraction = 0.5;
         p->scrub_location = true;
@@ -71,6 +72,7 @@ struct run {
         uint16_t *counts;       /* hot-pixel outlier counts (merged) */
         uint8_t *hotmask;
         size_t *used;           /* indices of the frames to stack */
+        float *weights;         /* 3 x nused frame weights of the mean, or NULL */
         size_t nused;
         size_t block_rows, nblocks;
         atomic_size_t next;
@@ -423,6 +425,7 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                         t->masks[u] = t->mask + u * plane;
                 }
                 cs_combine_sigma_clip(t->planes, t->masks, rn->nused, rows * w, &rn->p->combine,
+                                      rn->weights ? rn->weights + c * rn->nused : NULL,
                                       rn->res->rgb + c * rn->w * rn->h + y0 * w, NULL, t->scratch);
         }
         cpu[3] += cs__thread_cpu() - t0;
@@ -745,6 +748,27 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
         }
         res.n_used = rn.nused;
         res.n_rejected = n - rn.nused;
+        if (params->weight_frames && rn.nused > 1) {
+                /* a star's signal-to-noise in a frame goes as 1 / (noise x FWHM):
+                 * weighting by its square favours sharp, clear frames */
+                rn.weights = cs_alloc_array(3 * rn.nused, sizeof *rn.weights, 0);
+                if (!rn.weights) {
+                        r = cs_err_set(err, CS_ENOMEM, "out of memory");
+                        goto out;
+                }
+                for (k = 0; k < rn.nused; k++) {
+                        const struct cs_stack_frame *sf = &res.frames[rn.used[k]];
+                        double fw = sf->fwhm > 0.5 ? sf->fwhm : 10.0;
+                        int c;
+
+                        for (c = 0; c < 3; c++) {
+                                double nz = sf->stats.noise[c] * rn.fr[rn.used[k]].mul[c];
+
+                                rn.weights[c * rn.nused + k] = (float)(1.0 / ((nz > 0 ? nz * nz : 1.0) * fw * fw));
+                        }
+                        res.frames[rn.used[k]].weight = rn.weights[rn.nused + k];
+                }
+        }
         if (n > 1 && rn.nused < 2) {
                 r = cs_err_set(err, CS_ENOTFOUND, "no frame could be registered to the reference '%s' (%s)",
                                files[ref], n > 1 ? res.frames[ref == 0 ? 1 : 0].reason : "");
@@ -869,6 +893,7 @@ out:
         free(rn.counts);
         free(rn.hotmask);
         free(rn.used);
+        free(rn.weights);
         pthread_mutex_destroy(&rn.lock);
         cs_stack_result_release(&res);
         return r;
