@@ -417,6 +417,8 @@ static double fit_psf(const float *p, int w, int h, double cx, double cy, double
 {
         enum { R = 7, NP = 6, NB = (2 * R + 1) * (2 * R + 1) };
         double par[NP], lambda = 1e-3;
+        const char *env = getenv("SCORE_BETA");
+        double fixed_beta = env ? strtod(env, NULL) : 0.0;
         double xs[NB], ys[NB], zs[NB];
         int n = 0, ix = (int)lround(cx), iy = (int)lround(cy), x, y, it, i, j, k;
 
@@ -447,7 +449,7 @@ static double fit_psf(const float *p, int w, int h, double cx, double cy, double
         par[2] = cx;
         par[3] = cy;
         par[4] = 3.4;
-        par[5] = 3.0;
+        par[5] = fixed_beta > 0 ? fixed_beta : 3.0;
         if (!(par[1] > 0))
                 return NAN;
         for (it = 0; it < 100; it++) {
@@ -463,6 +465,8 @@ static double fit_psf(const float *p, int w, int h, double cx, double cy, double
                                            2.0 * par[1] * par[5] * r2 * ub1 / (a2 * par[4]),
                                            -par[1] * ub * log(u) };
 
+                        if (fixed_beta > 0)
+                                jac[5] = 0.0;
                         chi += r * r;
                         for (i = 0; i < NP; i++) {
                                 jtr[i] += jac[i] * r;
@@ -470,6 +474,8 @@ static double fit_psf(const float *p, int w, int h, double cx, double cy, double
                                         jtj[i * NP + j] += jac[i] * jac[j];
                         }
                 }
+                if (fixed_beta > 0)
+                        jtj[5 * NP + 5] = 1.0;
                 for (;;) {
                         double a[NP * NP], b[NP];
 
@@ -713,6 +719,7 @@ struct metrics {
         int trail_samples;
         double hot_frac;
         int hot_spots, hot_bad;
+        int hot_pixels;          /* hot pixels on the sensor (truth, or found in real frames) */
         double hot_worst_sigma;
         double wall, rss_mib;
 };
@@ -748,6 +755,7 @@ static void print_metrics(const struct metrics *mt)
         num_or_null(o, "trail_unrejected_sigma", mt->trail_expected_sigma);
         cJSON_AddNumberToObject(o, "trail_samples", mt->trail_samples);
         num_or_null(o, "hot_frac_5sigma", mt->hot_frac);
+        cJSON_AddNumberToObject(o, "hot_pixels", mt->hot_pixels);
         cJSON_AddNumberToObject(o, "hot_spots", mt->hot_spots);
         cJSON_AddNumberToObject(o, "hot_spots_over_5sigma", mt->hot_bad);
         num_or_null(o, "hot_worst_sigma", mt->hot_worst_sigma);
@@ -1202,6 +1210,7 @@ static int cmd_sim(int argc, char **argv)
                 i++;
         }
         score_hot(&st, noise, mask, cv, tf, to_stack, hot, n_hot, &mt);
+        mt.hot_pixels = n_hot;
 
         print_metrics(&mt);
         free(hot);
@@ -1285,6 +1294,9 @@ static double plane_fwhm(const float *p, int w, int h, const struct coverage *cv
         for (i = 0; i < n; i++) {
                 double f = fit_psf(p, w, h, s[i].x, s[i].y, NULL, NULL, NULL);
 
+                if (getenv("SCORE_DEBUG"))
+                        fprintf(stderr, "star %.0f %.0f peak %.0f fwhm %.3f\n", s[i].x, s[i].y,
+                                s[i].flux, f);
                 if (isfinite(f) && f > 1.2 && f < 10.0)
                         fw[nf++] = f;
         }
@@ -1293,6 +1305,52 @@ static double plane_fwhm(const float *p, int w, int h, const struct coverage *cv
         free(fw);
         free(s);
         return r;
+}
+
+/* Hot pixels of a real sensor: in the mean of all raw frames (stars smeared
+ * by the drift, a hot pixel stays put), pixels more than 6 sigma (of that
+ * Bayer colour in the mean mosaic) above the median of their four same-colour
+ * neighbours while those stay within 4 sigma of the sky and the four direct
+ * neighbours stay below half the excess (a star lights them all). */
+static int find_hot(const float *m, int W, int H, struct hotpx **ret)
+{
+        double med[4], sig[4];
+        struct hotpx *hot = xmalloc(sizeof *hot * 65536);
+        int q, x, y, n = 0;
+
+        for (q = 0; q < 4; q++) {
+                size_t cap = (size_t)(W / 2 + 1) * (H / 2 + 1) / 4 + 16, nv = 0;
+                double *v = xmalloc(sizeof(double) * cap);
+
+                for (y = q / 2; y < H; y += 4)
+                        for (x = q % 2; x < W; x += 4)
+                                if (nv < cap)
+                                        v[nv++] = m[(size_t)y * W + x];
+                sig[q] = robust_sigma(v, nv, &med[q]);
+                free(v);
+        }
+        for (y = 2; y < H - 2 && n < 65536; y++)
+                for (x = 2; x < W - 2 && n < 65536; x++) {
+                        size_t i = (size_t)y * W + x;
+                        double ring[4] = { m[i - 2], m[i + 2], m[i - 2 * (size_t)W], m[i + 2 * (size_t)W] };
+                        double dmax = fmax(fmax(m[i - 1], m[i + 1]), fmax(m[i - W], m[i + W]));
+                        double rmed, rmax, bg;
+
+                        q = (y & 1) * 2 + (x & 1);
+                        if (m[i] < med[q] + 6 * sig[q])
+                                continue;
+                        rmax = fmax(fmax(ring[0], ring[1]), fmax(ring[2], ring[3]));
+                        rmed = median_d(ring, 4);
+                        bg = rmed;
+                        if (m[i] - rmed > 6 * sig[q] && rmax < med[q] + 4 * sig[q] &&
+                            dmax - bg < 0.5 * (m[i] - bg)) {
+                                hot[n].x = x;
+                                hot[n].y = y;
+                                n++;
+                        }
+                }
+        *ret = hot;
+        return n;
 }
 
 static int cmd_real(int argc, char **argv)
@@ -1305,10 +1363,11 @@ static int cmd_real(int argc, char **argv)
         char **names = xmalloc(sizeof(char *) * (size_t)(argc + 1));
         struct aff *to_stack;
         struct image st;
-        uint16_t *counts = NULL;
+        float *sum;
         struct hotpx *hot = NULL;
         uint8_t *mask;
-        double noise[3], smax = -INFINITY, ref_bg = NAN, sbg, ssig;
+        double noise[3], smax = -INFINITY, sbg, ssig;
+        float *ref_green = NULL;
         int n = 0, i, k, W = 0, H = 0, n_hot = 0, nstar, nf;
         struct star *sst;
 
@@ -1342,18 +1401,18 @@ static int cmd_real(int argc, char **argv)
                         cv->to_frame[cv->n++] = aff_inv(&tf->m[k]);
                 }
 
-        /* Input frames: FWHM of each (best = smallest), hot pixels = positions
-         * that stick out alone from their same-colour neighbours in >= 75 % of
-         * the frames. */
-        counts = calloc((size_t)W * H, sizeof *counts);
-        if (!counts)
+        /* Input frames: FWHM of each (best = smallest); their mean mosaic for
+         * the hot pixels. */
+        sum = calloc((size_t)W * H, sizeof *sum);
+        if (!sum)
                 die("out of memory");
         mt.input_fwhm_best = INFINITY;
         mt.input_fwhm_worst = 0.0;
         for (k = 0; k < n; k++) {
                 float *raw, *g;
-                int w, h, x, y;
-                double med, sig, fwhm;
+                int w, h;
+                double fwhm;
+                size_t j;
 
                 read_raw(files[k], &raw, &w, &h);
                 if (w != W || h != H)
@@ -1364,40 +1423,18 @@ static int cmd_real(int argc, char **argv)
                         mt.input_fwhm_best = fmin(mt.input_fwhm_best, fwhm);
                         mt.input_fwhm_worst = fmax(mt.input_fwhm_worst, fwhm);
                 }
-                plane_stats(g, (size_t)w * h, &med, &sig);
+                for (j = 0; j < (size_t)W * H; j++)
+                        sum[j] += raw[j] / n;
                 if (k == tf->reference)
-                        ref_bg = med;
-                for (y = 2; y < h - 2; y++)
-                        for (x = 2; x < w - 2; x++) {
-                                float v = raw[(size_t)y * w + x];
-                                float nb[4] = { raw[(size_t)y * w + x - 2], raw[(size_t)y * w + x + 2],
-                                                raw[(size_t)(y - 2) * w + x],
-                                                raw[(size_t)(y + 2) * w + x] };
-                                float mx = fmaxf(fmaxf(nb[0], nb[1]), fmaxf(nb[2], nb[3]));
-                                float dmax = fmaxf(fmaxf(raw[(size_t)y * w + x - 1],
-                                                         raw[(size_t)y * w + x + 1]),
-                                                   fmaxf(raw[(size_t)(y - 1) * w + x],
-                                                         raw[(size_t)(y + 1) * w + x]));
-
-                                /* alone: the same-colour ring and the direct
-                                 * neighbours stay near the sky (a star lights them) */
-                                if (v > med + 8 * sig && mx < med + 4 * sig &&
-                                    dmax < med + 0.25 * (v - med) && counts[(size_t)y * w + x] < 65535)
-                                        counts[(size_t)y * w + x]++;
-                        }
-                free(g);
+                        ref_green = g;
+                else
+                        free(g);
                 free(raw);
         }
         if (!isfinite(mt.input_fwhm_best))
                 mt.input_fwhm_best = mt.input_fwhm_worst = NAN;
-        hot = xmalloc(sizeof *hot * 65536);
-        for (i = 0; i < W * H && n_hot < 65536; i++)
-                if (counts[i] >= (unsigned)(0.75 * n + 0.5) && counts[i] >= 2) {
-                        hot[n_hot].x = i % W;
-                        hot[n_hot].y = i / W;
-                        n_hot++;
-                }
-        free(counts);
+        n_hot = find_hot(sum, W, H, &hot);
+        free(sum);
 
         /* Stack: noise (stars masked where the green is > 3 sigma above the
          * background), scale vs the reference frame's green background, FWHM. */
@@ -1416,14 +1453,28 @@ static int cmd_real(int argc, char **argv)
         for (i = 0; i < 3; i++)
                 noise[i] = tile_noise(st.ch[i], W, H, mask, cv, NULL);
         mt.noise_stack = noise[1];
-        mt.scale = sbg / ref_bg;
-        mt.noise_adu = noise[1] / mt.scale;
         {
-                double *fw;
-                int nfw = 0;
+                double *fw, *ratio;
+                int nfw = 0, nr = 0;
 
                 sst = detect_stars(st.ch[1], W, H, sbg, ssig, 15.0, 0.9 * smax, cv, &nstar);
                 fw = xmalloc(sizeof(double) * (size_t)(nstar + 1));
+                ratio = xmalloc(sizeof(double) * (size_t)(nstar + 1));
+                /* Scale of the stack against one raw frame: aperture photometry
+                 * of the same stars in the stack and in the reference frame
+                 * (same geometry), whatever offset the tool's output has. */
+                for (i = 0; i < nstar; i++) {
+                        double fs = aperture_flux(st.ch[1], W, H, sst[i].x, sst[i].y, 6.0);
+                        double fr = ref_green ? aperture_flux(ref_green, W, H, sst[i].x, sst[i].y, 6.0)
+                                              : NAN;
+
+                        if (isfinite(fs) && isfinite(fr) && fr > 0 && fs > 0 &&
+                            pix(ref_green, W, H, (int)sst[i].x, (int)sst[i].y) < 60000.0)
+                                ratio[nr++] = fs / fr;
+                }
+                mt.scale = nr >= 3 ? median_d(ratio, (size_t)nr) : NAN;
+                mt.noise_adu = noise[1] / mt.scale;
+                free(ratio);
                 for (i = 0; i < nstar; i++) {
                         double f = fit_psf(st.ch[1], W, H, sst[i].x, sst[i].y, NULL, NULL, NULL);
 
@@ -1437,7 +1488,9 @@ static int cmd_real(int argc, char **argv)
                 free(sst);
         }
         score_hot(&st, noise, mask, cv, tf, to_stack, hot, n_hot, &mt);
+        mt.hot_pixels = n_hot;
         print_metrics(&mt);
+        free(ref_green);
         free(mask);
         free(hot);
         free_image(&st);
@@ -1478,6 +1531,7 @@ static int cmd_table(int argc, char **argv)
         cJSON *a, *b = NULL;
         const cJSON *la, *lb;
         char used_a[32], used_b[32] = "-";
+        const char *name_a, *name_b;
 
         if (argc < 1 || argc > 2)
                 die("table needs one or two JSON files");
@@ -1486,9 +1540,14 @@ static int cmd_table(int argc, char **argv)
                 b = load_json(argv[1]);
         la = cJSON_GetObjectItem(a, "label");
         lb = b ? cJSON_GetObjectItem(b, "label") : NULL;
-        printf("| %-36s | %12s | %12s | %8s | %-22s |\n", "metric",
-               cJSON_IsString(la) ? la->valuestring : "A",
-               cJSON_IsString(lb) ? lb->valuestring : b ? "B" : "-", "ratio", "target");
+        name_a = cJSON_GetStringValue(la);
+        name_b = cJSON_GetStringValue(lb);
+        if (!name_a)
+                name_a = "A";
+        if (!name_b)
+                name_b = b ? "B" : "-";
+        printf("| %-36s | %12s | %12s | %8s | %-22s |\n", "metric", name_a, name_b, "ratio",
+               "target");
         printf("|%s|%s|%s|%s|%s|\n", "--------------------------------------",
                "--------------", "--------------", "----------", "------------------------");
         snprintf(used_a, sizeof used_a, "%.0f / %.0f", jnum(a, "used"), jnum(a, "frames"));
@@ -1504,17 +1563,16 @@ static int cmd_table(int argc, char **argv)
         row("satellite trail residual (sigma)", a, b, "trail_sigma", 3, "<= 0.2");
         row("trail if not rejected (sigma)", a, b, "trail_unrejected_sigma", 2, "");
         row("hot-pixel spots > 5 sigma (fraction)", a, b, "hot_frac_5sigma", 5, "0");
+        row("hot pixels on the sensor", a, b, "hot_pixels", 0, "");
         row("hot-pixel spots checked", a, b, "hot_spots", 0, "");
         row("hot-pixel worst spot (sigma)", a, b, "hot_worst_sigma", 2, "");
         row("wall time (s)", a, b, "wall_s", 2, "<= Siril / 10");
         row("peak RSS (MiB)", a, b, "peak_rss_mib", 1, "<= 550 (100 frames)");
         if (isfinite(jnum(a, "fwhm_px")) && isfinite(jnum(a, "input_fwhm_best_px")))
-                printf("\n%s stack FWHM / best input FWHM = %.3f (target <= 1.05)\n",
-                       cJSON_IsString(la) ? la->valuestring : "A",
+                printf("\n%s stack FWHM / best input FWHM = %.3f (target <= 1.05)\n", name_a,
                        jnum(a, "fwhm_px") / jnum(a, "input_fwhm_best_px"));
         if (b && isfinite(jnum(b, "fwhm_px")) && isfinite(jnum(b, "input_fwhm_best_px")))
-                printf("%s stack FWHM / best input FWHM = %.3f\n",
-                       cJSON_IsString(lb) ? lb->valuestring : "B",
+                printf("%s stack FWHM / best input FWHM = %.3f\n", name_b,
                        jnum(b, "fwhm_px") / jnum(b, "input_fwhm_best_px"));
         cJSON_Delete(a);
         cJSON_Delete(b);

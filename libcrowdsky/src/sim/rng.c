@@ -101,7 +101,7 @@ double cs__sim_rng_poisson(struct cs__sim_rng *r, double lam)
         /* PTRS: W. Hormann, "The transformed rejection method for generating
          * Poisson random variables", Insurance: Math. and Econ. 12 (1993). */
         slam = sqrt(lam);
-        loglam = log(lam);
+        loglam = NAN; /* only the slow path needs it (~10 % of draws) */
         b = 0.931 + 2.53 * slam;
         a = -0.059 + 0.02483 * b;
         invalpha = 1.1239 + 1.1328 / (b - 3.4);
@@ -115,6 +115,8 @@ double cs__sim_rng_poisson(struct cs__sim_rng *r, double lam)
                         return k;
                 if (k < 0.0 || (us < 0.013 && v > us))
                         continue;
+                if (isnan(loglam))
+                        loglam = log(lam);
                 lg = lgamma_r(k + 1.0, &sign);
                 if (log(v) + log(invalpha) - log(a / (us * us) + b) <= -lam + k * loglam - lg)
                         return k;
