@@ -131,8 +131,11 @@ int page_jobs(struct cs_req *req)
                         id, id, obj && *obj ? obj : "—", cs_db_rows_str(rows, i, 1),
                         (long long)cs_db_rows_i64(rows, i, 3), state_class(state), state);
                 if (!cs_db_rows_isnull(rows, i, 5) && strcmp(state, "completed") != 0)
-                        cs_html(&page, "%s %lld / %lld", cs_db_rows_str(rows, i, 5),
-                                (long long)cs_db_rows_i64(rows, i, 6), (long long)cs_db_rows_i64(rows, i, 7));
+                        cs_html(&page, "<span class=\"prog\">%s %lld / %lld</span><progress max=\"%lld\" "
+                                       "value=\"%lld\"></progress>",
+                                cs_db_rows_str(rows, i, 5), (long long)cs_db_rows_i64(rows, i, 6),
+                                (long long)cs_db_rows_i64(rows, i, 7), (long long)cs_db_rows_i64(rows, i, 7),
+                                (long long)cs_db_rows_i64(rows, i, 6));
                 else if (!strcmp(state, "pending") && cs_db_rows_i64(rows, i, 11) > 0)
                         cs_html(&page, "waiting to retry (attempt %lld)", (long long)cs_db_rows_i64(rows, i, 11));
                 if (err && *err && strcmp(state, "completed") != 0)

@@ -29,7 +29,13 @@
     tr.appendChild(td('Frames', String(j.n_files)));
     tr.appendChild(td('State', CS.el('span', 'badge ' + cls(j.state), j.state)));
     var p = td('Progress', '');
-    if (j.progress && j.state !== 'completed') p.appendChild(document.createTextNode(j.progress.stage + ' ' + j.progress.done + ' / ' + j.progress.total));
+    if (j.progress && j.state !== 'completed') {
+      p.appendChild(CS.el('span', 'prog', j.progress.stage + ' ' + j.progress.done + ' / ' + j.progress.total));
+      var bar = CS.el('progress');
+      bar.max = Math.max(1, j.progress.total);
+      bar.value = j.progress.done;
+      p.appendChild(bar);
+    }
     else if (j.state === 'pending' && j.attempts > 0) p.appendChild(document.createTextNode('waiting to retry (attempt ' + j.attempts + ')'));
     if (j.error && j.state !== 'completed') p.appendChild(CS.el('div', 'error small', j.error));
     tr.appendChild(p);

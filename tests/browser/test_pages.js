@@ -177,6 +177,13 @@ async function main() {
     await waitFor(page, () => !document.querySelector('#files li[data-state=uploading], #files li[data-state=queued]'));
     check(await page.isVisible('#files li[data-state=failed] .msg'), 'the retried bad file is refused again');
 
+    // ---- resume: the page, reloaded, knows what the server already has ----
+    await page.reload();
+    await page.waitForSelector('#resume-note');
+    await waitFor(page, () => document.querySelectorAll('#files li[data-state=done]').length === 20);
+    check(/received earlier/.test(await page.textContent('#files li')), 'a reloaded upload page resumes the session (20 frames received earlier)');
+    await shot(page, '05b-upload-resumed');
+
     // ---- finalize -> jobs ----
     check(await page.isEnabled('#finalize'), 'finalize is enabled once uploads are done');
     await page.click('#finalize');

@@ -223,5 +223,19 @@ check(b.get("/stack?id=%d" % s1).status == 404, "B no longer sees it")
 
 # ---- admin view of the buffer is for admins only ----
 check(b"Raw buffer (admin)" not in b.get("/account").body, "a user sees no buffer gauge")
+fcgi = os.environ.get("CS_FCGI")
+if fcgi and os.access(fcgi, os.X_OK):
+    adm_name, adm_pw = "adm" + os.urandom(4).hex(), "pw-" + os.urandom(8).hex()
+    p = subprocess.run([fcgi, "user", "create", adm_name, adm_name + "@example.org", "--admin",
+                        "--config", os.environ["CS_TEST_CONF"]], input=(adm_pw + "\n").encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    check(p.returncode == 0, "admin created: %s" % p.stdout.decode(errors="replace").strip()[-200:])
+    adm = Client()
+    check(adm.login(adm_name, adm_pw).status == 200, "admin logs in")
+    body = html_ok(adm.get("/account"), "admin's account page")
+    check("Raw buffer (admin)" in body and re.search(r"<progress max=\"1000\" value=\"\d+\">", body) and
+          re.search(r"raw files waiting", body), "the admin sees how full the raw buffer is")
+else:
+    check(False, "CS_FCGI is set (needed to make an admin)")
 
 done()
