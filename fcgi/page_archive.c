@@ -180,6 +180,8 @@ int page_stacks_archive(struct cs_req *req)
         cs_reply_header(req, "Content-Disposition", "attachment; filename=\"crowdsky-stacks-%zu.tar\"", n);
         cs_reply_header(req, "Cache-Control", "private, no-store");
         r = cs_reply_begin(req, 200, "application/x-tar", total);
+        if (req->head_only)
+                goto out; /* headers only: fetch nothing from WebDAV */
         for (i = 0; r == CS_OK && i < n; i++) {
                 unsigned char h[TAR_BLOCK];
                 struct sink_state st = { req, m[i].size, 0 };
