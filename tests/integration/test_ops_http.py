@@ -125,6 +125,31 @@ d = (value(m2, "crowdsky_http_requests_total", **health) or 0) - (value(m1, "cro
 check(d >= 3, "the /health counter moved by the 3 requests made (+%d)" % d)
 check((value(m2, "crowdsky_http_requests_total", route="unmatched", methods="", status="404") or 0) >= 1,
       "an unknown path is counted as route=unmatched, status 404")
+# exact counts under concurrency: 8 client threads, 800 requests (per-thread slots, merged)
+import threading
+m_a, _ = parse_metrics(anon.get("/metrics").body.decode())
+
+
+def hammer(n):
+    import http.client
+    c = http.client.HTTPConnection(anon.host, anon.port, timeout=30)
+    for _ in range(n):
+        c.request("GET", "/health")
+        c.getresponse().read()
+    c.close()
+
+
+ths = [threading.Thread(target=hammer, args=(100,)) for _ in range(8)]
+for t in ths:
+    t.start()
+for t in ths:
+    t.join()
+m_b, _ = parse_metrics(anon.get("/metrics").body.decode())
+d = (value(m_b, "crowdsky_http_requests_total", **health) or 0) - (value(m_a, "crowdsky_http_requests_total", **health) or 0)
+dc = (value(m_b, "crowdsky_http_request_duration_seconds_count", route="/health", methods="GET") or 0) - \
+    (value(m_a, "crowdsky_http_request_duration_seconds_count", route="/health", methods="GET") or 0)
+check(d == 800 and dc == 800, "800 concurrent /health requests counted exactly (+%d, histogram +%d)" % (d, dc))
+m2 = m_b
 # histogram consistency per route
 lab = dict(route="/health", methods="GET")
 buckets = sorted(((float("inf") if dict(k[1])["le"] == "+Inf" else float(dict(k[1])["le"])), v) for k, v in m2.items()
@@ -189,8 +214,10 @@ finally:
     stop_pool(pool)
 
 # ---- /health with broken parts ----
+# the pool creates a missing buffer_dir at start: make one it cannot create (under a file)
+open(os.path.join(tmp, "a-file"), "w").close()
 pool = start_pool(sock, {"CROWDSKY_WEBDAV_URL": "http://127.0.0.1:9/dav/",
-                         "CROWDSKY_BUFFER_DIR": os.path.join(tmp, "no-such-folder")})
+                         "CROWDSKY_BUFFER_DIR": os.path.join(tmp, "a-file", "buffer")})
 try:
     t0 = time.time()
     r = fcgi_request(sock, fcgi_params("GET", "/health"))
