@@ -316,6 +316,22 @@ async function main() {
     await page.click('#jobs .js-delete');
     await page.waitForSelector('.empty-note:not([hidden])');
     check(true, 'the job is deleted after confirmation');
+    // ---- a whole folder through the folder picker (webkitdirectory) ----
+    const night = path.join(tmp, 'night');
+    execFileSync(WORKER, ['simulate', '--out', path.join(night, 'lights'), '--frames', '3', '--width', '256', '--height', '192',
+                          '--start', '2025-04-02T22:00:00', '--object', 'NGC 7023', '--ra', '315.4', '--dec', '68.2'],
+                 { stdio: ['ignore', 'ignore', 'inherit'] });
+    fs.rmSync(path.join(night, 'lights', 'truth.json'));
+    await page.goto(BASE + '/upload');
+    await page.setInputFiles('#pick-folder', night);
+    await waitFor(page, () => document.querySelectorAll('#files li[data-state=done]').length === 3, null, 60000);
+    const names = await page.$$eval('#files li .name', (els) => els.map((e) => e.textContent));
+    check(names.length === 3 && names.every((n) => /^night\/lights\/Light_NGC_7023_.*\.fit$/.test(n)),
+          'a folder upload lists its files with their folder path: ' + names[0]);
+    await page.click('#finalize');
+    await page.waitForSelector('#to-jobs');
+    check(/Finalized: 1 job/.test(await page.textContent('#result')), 'the folder finalizes into one job');
+
     check(consoleErrors.length === 0, 'no script errors or CSP violations in the console' +
           (consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''));
   } finally {
