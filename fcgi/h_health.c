@@ -7,7 +7,11 @@
  * buffer write test (create + unlink a file) and the WebDAV PROPFIND are
  * cached for CHECK_TTL seconds and refreshed by one caller at a time (a
  * try-lock: the others answer with the cached result), so /health stays
- * cheap and a slow store never piles up responder threads. */
+ * cheap and a slow store never piles up responder threads.
+ *
+ * GET /health?check=db is the liveness probe of a container: the process and
+ * its database only, so a pool can become healthy before the WebDAV store it
+ * needs is up (docker-compose starts nginx + WebDAV after the pool). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -124,16 +128,23 @@ int h_health(struct cs_req *req)
         struct cs_err err = CS_ERR_INIT;
         struct cs_db *db = cs_req_db(req);
         bool db_ok = db && cs_db_ping(db, &err) == CS_OK;
-        struct cached buf, dav;
-        bool ok;
-        cJSON *doc = cJSON_CreateObject(), *problems;
+        struct cached buf = { 0, true, "" }, dav = { 0, true, "" };
+        const char *scope = cs_req_arg(req, "check");
+        bool ok, only_db = scope && !strcmp(scope, "db");
+        cJSON *doc, *problems;
 
-        checks(&req->app->cfg, &buf, &dav);
+        if (scope && !only_db)
+                return cs_reply_error(req, 400, "check must be 'db' (or absent for every part)");
+        if (!only_db)
+                checks(&req->app->cfg, &buf, &dav);
         ok = db_ok && buf.ok && dav.ok;
+        doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "status", ok ? "ok" : "degraded");
         cJSON_AddBoolToObject(doc, "db", db_ok);
-        cJSON_AddBoolToObject(doc, "buffer", buf.ok);
-        cJSON_AddBoolToObject(doc, "webdav", dav.ok);
+        if (!only_db) {
+                cJSON_AddBoolToObject(doc, "buffer", buf.ok);
+                cJSON_AddBoolToObject(doc, "webdav", dav.ok);
+        }
         if (!ok) {
                 problems = cJSON_AddObjectToObject(doc, "problems");
                 if (!db_ok)
@@ -148,6 +159,7 @@ int h_health(struct cs_req *req)
         cJSON_AddNumberToObject(doc, "threads", req->app->nthreads);
         cJSON_AddNumberToObject(doc, "busy", atomic_load(&req->app->busy));
         cJSON_AddNumberToObject(doc, "requests", (double)atomic_load(&req->app->requests));
-        cJSON_AddNumberToObject(doc, "checked_seconds_ago", (double)(cs_now() - dav.at));
+        if (!only_db)
+                cJSON_AddNumberToObject(doc, "checked_seconds_ago", (double)(cs_now() - dav.at));
         return cs_reply_json(req, ok ? 200 : 503, doc);
 }

@@ -229,6 +229,11 @@ try:
     for _ in range(5):
         r = fcgi_request(sock, fcgi_params("GET", "/health"))
     check(r.status == 503 and time.time() - t1 < 2.0, "the checks are cached: 5 more calls take %.2f s" % (time.time() - t1))
+    r = fcgi_request(sock, fcgi_params("GET", "/health", "check=db"))
+    check(r.status == 200 and r.json()["db"] is True and "webdav" not in r.json(),
+          "/health?check=db (container liveness) ignores the store and the buffer: %r" % r)
+    r = fcgi_request(sock, fcgi_params("GET", "/health", "check=nonsense"))
+    check(r.status == 400, "/health?check=nonsense: 400")
 finally:
     stop_pool(pool)
 pool = start_pool(sock, {"CROWDSKY_WEBDAV_PASSWORD": "wrong-password"})
