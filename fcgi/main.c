@@ -14,7 +14,7 @@ static const struct {
         { "migrate", cmd_migrate, "migrate [--config FILE] [--sql-dir DIR]   create the database if missing, apply missing migrations" },
         { "user", cmd_user, "user create NAME EMAIL [--admin] | passwd NAME   accounts (password on stdin)" },
         { "token", cmd_token, "token create|revoke|list [NAME]    manage worker tokens" },
-        { "cleanup", cmd_cleanup, "cleanup [--config FILE]            remove abandoned uploads, return stuck jobs" },
+        { "cleanup", cmd_cleanup, "cleanup [--config FILE] [--dry-run]  remove abandoned uploads and orphans, return stuck jobs" },
 };
 
 static void usage(FILE *f)

@@ -10,7 +10,10 @@
     loopback only without metrics_token (403 for another REMOTE_ADDR), the
     bearer token when metrics_token is set (401 without or with a wrong one);
   - GET /api/admin/buffer: 401 without a session, 403 for a non-admin, the
-    quota's numbers for an admin."""
+    quota's numbers for an admin;
+  - the raw-buffer quota on the browser upload path and on upload_stack
+    (a private pool with a tiny buffer_quota_bytes): 507 with a clear message,
+    nothing of the refused file kept, the stored file untouched."""
 import os
 import re
 import signal
@@ -21,7 +24,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cstest import Client, check, done, fcgi_params, fcgi_request, new_user, read_conf, skip_unless_stack  # noqa: E402
+from cstest import (Client, check, done, fcgi_params, fcgi_request, multipart, new_user, read_conf,  # noqa: E402
+                    simulate, skip_unless_stack)
 
 skip_unless_stack()
 conf = read_conf()
@@ -263,4 +267,49 @@ quota = int(conf.get("buffer_quota_bytes", 50 * 1000 ** 3))
 check(r.status == 200 and b["used_bytes"] == used and b["files"] == files and b["quota_bytes"] == quota and
       abs(b["percent"] - 100.0 * used / quota) < 1e-6 and b["disk_free_bytes"] > 0,
       "admin buffer: used %d bytes, %d files, quota %d: %r" % (used, files, quota, r))
+
+# ---- the quota on the browser path (session + CSRF) and on upload_stack ----
+frames = simulate(os.path.join(tmp, "sim"), 2)
+check(frames is not None, "2 simulated frames")
+f0, f1 = open(frames[0], "rb").read(), open(frames[1], "rb").read()
+c, name, pw = new_user("quota")
+used = int(sql("SELECT COALESCE(SUM(r.size_bytes), 0) FROM raw_files r LEFT JOIN stacking_jobs j ON j.id = r.job_id "
+               "WHERE j.id IS NULL OR j.state <> 'completed'")[0][0])
+quota = used + len(f0) + len(f0) // 2       # room for one frame, not two
+sql("UPDATE users SET is_admin = 1 WHERE username = '%s'" % name)
+pool = start_pool(sock, {"CROWDSKY_BUFFER_QUOTA_BYTES": str(quota)})
+try:
+    body = ("username=%s&password=%s" % (name, pw)).encode()
+    r = fcgi_request(sock, fcgi_params("POST", "/login", "", {}, "application/x-www-form-urlencoded", len(body)), body)
+    check(r.status == 200, "log in over FastCGI")
+    cookie = "; ".join(v.split(";", 1)[0] for k, v in r.headers if k.lower() == "set-cookie")
+    hdr = {"Cookie": cookie, "X-CSRF-Token": r.json()["csrf_token"]}
+    body = b"action=start"
+    r = fcgi_request(sock, fcgi_params("POST", "/upload", "", hdr, "application/x-www-form-urlencoded", len(body)), body)
+    tok = r.json()["session_token"]
+
+    def up(fname, data):
+        b, ct = multipart([("action", "file"), ("session_token", tok)], [("file", fname, data)])
+        return fcgi_request(sock, fcgi_params("POST", "/upload", "", hdr, ct, len(b)), b)
+
+    r = up("one.fit", f0)
+    check(r.status == 200, "browser upload within the quota: stored (%d)" % r.status)
+    stored = r.json().get("file_id")
+    r = up("two.fit", f1)
+    check(r.status == 507 and "buffer is full" in r.json().get("error", ""),
+          "browser upload past the quota: 507 with a clear message: %r" % r)
+    d = os.path.join(conf["buffer_dir"], "sess_" + tok)
+    check(sorted(os.listdir(d)) == ["%d.fit" % stored], "nothing of the refused file is kept: %r" % os.listdir(d))
+    check(open(os.path.join(d, "%d.fit" % stored), "rb").read() == f0, "the stored frame is untouched")
+    auth = {"Authorization": "Basic " + __import__("base64").b64encode(("%s:%s" % (name, pw)).encode()).decode()}
+    b, ct = multipart([], [("file", "stack.fits", f1)])
+    r = fcgi_request(sock, fcgi_params("POST", "/api/upload_stack", "", auth, ct, len(b)), b)
+    check(r.status == 507, "upload_stack past the quota: 507 (%d)" % r.status)
+    # the admin view reports the full buffer against this quota (the user was made admin before logging in)
+    r = fcgi_request(sock, fcgi_params("GET", "/api/admin/buffer", "", hdr))
+    check(r.status == 200 and r.json()["quota_bytes"] == quota and r.json()["used_bytes"] == used + len(f0) and
+          r.json()["percent"] > 60, "admin buffer view under the tiny quota: %r" % r)
+finally:
+    stop_pool(pool)
+    subprocess.run(["rm", "-rf", tmp])
 done()
