@@ -12,6 +12,7 @@
 #include "cs_test.h"
 #include "crowdsky/db.h"
 #include "crowdsky/jobs.h"
+#include "crowdsky/str.h"
 
 static struct cs_config cfg;
 static char scratch[64];
@@ -504,6 +505,50 @@ static void *claim_loop(void *ud)
         return NULL;
 }
 
+/* CPU seconds (user + system) used so far by process pid (0 = this one), or -1. */
+static double cpu_seconds(long pid)
+{
+        char path[64], buf[1024], *p;
+        unsigned long ut = 0, st = 0;
+        FILE *f;
+        int i;
+
+        snprintf(path, sizeof path, pid ? "/proc/%ld/stat" : "/proc/self/stat", pid);
+        f = fopen(path, "r");
+        if (!f)
+                return -1;
+        p = fgets(buf, sizeof buf, f);
+        fclose(f);
+        if (!p || !(p = strrchr(buf, ')')))
+                return -1;
+        /* fields after the command: state is field 3; utime 14, stime 15 */
+        for (i = 3; i < 14 && p; i++)
+                p = strchr(p + 1, ' ');
+        if (!p || sscanf(p, " %lu %lu", &ut, &st) != 2)
+                return -1;
+        return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The pid of the test stack's mariadbd, or 0. */
+static long server_pid(void)
+{
+        const char *dir = getenv("CS_TEST_STACK");
+        char path[1024];
+        long pid = 0;
+        FILE *f;
+
+        if (!dir || !*dir)
+                return 0;
+        snprintf(path, sizeof path, "%s/run/mysql.pid", dir);
+        f = fopen(path, "r");
+        if (!f)
+                return 0;
+        if (fscanf(f, "%ld", &pid) != 1)
+                pid = 0;
+        fclose(f);
+        return pid;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
         int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -516,7 +561,13 @@ CS_TEST(concurrent_claims_exactly_once)
         struct timespec t0, t1;
         int64_t *all;
         int i, k, total = 0, errors = 0;
-        double secs;
+        double secs, c0, c1, s0, s1;
+        long spid;
+        /* CS_CLAIMERS=N (1..16) measures fewer claimers, e.g. to see contention */
+        const char *env = getenv("CS_CLAIMERS");
+        int64_t want = 0;
+        int nc = env && cs_parse_i64_c(env, &want) == CS_OK && want >= 1 && want <= N_CLAIMERS ? (int)want
+                                                                                              : N_CLAIMERS;
 
         setup();
         clear_jobs();
@@ -527,19 +578,24 @@ CS_TEST(concurrent_claims_exactly_once)
                 NULL, 0);
         CS_ASSERT_EQ(q_i64("SELECT COUNT(*) FROM stacking_jobs WHERE state = 'pending' AND id > ?", 0), N_JOBS);
 
+        spid = server_pid();
+        c0 = cpu_seconds(0);
+        s0 = spid ? cpu_seconds(spid) : -1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        for (i = 0; i < N_CLAIMERS; i++) {
+        for (i = 0; i < nc; i++) {
                 memset(&cl[i], 0, sizeof cl[i]);
                 cl[i].ids = calloc(N_JOBS, sizeof(int64_t));
                 CS_ASSERT(pthread_create(&cl[i].t, NULL, claim_loop, &cl[i]) == 0);
         }
-        for (i = 0; i < N_CLAIMERS; i++)
+        for (i = 0; i < nc; i++)
                 pthread_join(cl[i].t, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        c1 = cpu_seconds(0);
+        s1 = spid ? cpu_seconds(spid) : -1;
 
         all = calloc(N_JOBS + 1, sizeof(int64_t));
-        for (i = 0; i < N_CLAIMERS; i++) {
+        for (i = 0; i < nc; i++) {
                 if (cl[i].errors)
                         fprintf(stderr, "claimer %d: %d errors, first: %s\n", i, cl[i].errors, cl[i].first_error);
                 errors += cl[i].errors;
@@ -558,7 +614,16 @@ CS_TEST(concurrent_claims_exactly_once)
                      N_JOBS);
         CS_ASSERT_EQ(q_i64("SELECT COUNT(DISTINCT lease_id) FROM stacking_jobs WHERE id > ?", 0), N_JOBS);
         printf("FIGURE claims: %d jobs, %d claimers, %.3f s, %.0f claims/s, 0 double claims, 0 errors\n", N_JOBS,
-               N_CLAIMERS, secs, N_JOBS / secs);
+               nc, secs, N_JOBS / secs);
+        /* The wall clock depends on what else the machine runs; the CPU spent
+         * per claim (claimers + MariaDB) gives the capacity of idle cores. */
+        if (c0 >= 0 && c1 >= 0 && s0 >= 0 && s1 >= 0) {
+                double per = (c1 - c0 + s1 - s0) / N_JOBS;
+                long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+                printf("FIGURE claim cpu: client %.3f s + server %.3f s = %.0f us per claim -> about %.0f claims/s "
+                       "on %ld idle cores\n",
+                       c1 - c0, s1 - s0, per * 1e6, per > 0 ? (double)ncpu / per : 0.0, ncpu);
+        }
 }
 
 CS_TEST_MAIN()
