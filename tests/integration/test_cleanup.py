@@ -15,8 +15,9 @@ lease returns the job to pending (its raws stay), a lease that expires on the
 last attempt fails the job with its error; raws of a completed job go once its
 stack is confirmed on WebDAV, not when the stack is missing; raws of a failed
 job go after the TTL; orphans go, but not files younger than the minimum age;
-the files of pending and processing jobs survive every run; a second run
-finds nothing to do."""
+the files of pending and processing jobs survive every run; a file with a
+name CrowdSky never writes is reported, not removed; a second run finds
+nothing to do."""
 import base64
 import os
 import re
@@ -229,7 +230,7 @@ try:
     incoming_h = os.path.join(buffer_dir, "sess_" + tok_h, ".incoming-0123456789abcdef")
     open(incoming_h, "wb").write(b"x" * 1000)
 
-    # orphans: an unknown session folder, an unknown file in B's folder, a stray file (all old);
+    # orphans: an unknown session folder, an unknown file in B's folder (old); a foreign stray file;
     # young ones: a half-received file in B's folder, a fresh unknown session folder
     o1_dir = os.path.join(buffer_dir, "sess_" + secrets.token_hex(32))
     os.mkdir(o1_dir)
@@ -256,8 +257,8 @@ try:
     # ---- dry run: reports, changes nothing ----
     st = cleanup(dry=True)
     expect(st, dry_run=1, jobs_failed=1, jobs_returned=0, sessions_removed=0)
-    check(st["files_removed"] == 4 and st["orphans"] == 3,
-          "dry run counts D's raw and 3 orphan files: %r" % st)
+    check(st["files_removed"] == 3 and st["orphans"] == 2 and st["foreign"] == 1,
+          "dry run counts D's raw, 2 orphan files and 1 foreign file: %r" % st)
     check(snapshot() == before, "dry run: the buffer is unchanged")
     check(db_state() == db_before, "dry run: the database is unchanged")
 
@@ -266,8 +267,8 @@ try:
     st = cleanup()
     after = snapshot()
     expect(st, dry_run=0, jobs_failed=1, jobs_returned=0, sessions_removed=0, unconfirmed=1, missing=0,
-           young_kept=3, raws_removed=1, files_removed=4, orphans=4,
-           bytes_freed=d_bytes + 3000 + 5000 + 700)
+           young_kept=3, raws_removed=1, files_removed=3, orphans=3, foreign=1,
+           bytes_freed=d_bytes + 3000 + 5000)
     check(sql1("SELECT CONCAT(state, '|', last_error) FROM stacking_jobs WHERE id = %d" % job_g).startswith(
         "failed|worker 'w-dead' stopped responding"), "G failed on its last attempt, with the error")
     check(sql1("SELECT state FROM stacking_jobs WHERE id = %d" % job_c) == "processing", "C still processing")
@@ -280,8 +281,9 @@ try:
     check(all(raw(tok_a, i) in after for i in ids_a), "A's raws stay: the session is not 24 h old")
     check(raw(tok_h, ids_h[0]) in after and os.path.exists(incoming_h),
           "H stays although idle for 2 days: a file is being uploaded into it")
-    check(not os.path.exists(o1_dir) and not os.path.exists(o2) and not os.path.exists(o3),
-          "old orphans are gone (unknown session folder, unknown file, stray file)")
+    check(not os.path.exists(o1_dir) and not os.path.exists(o2),
+          "old orphans are gone (unknown session folder, unknown file in a session folder)")
+    check(os.path.exists(o3), "a file CrowdSky never names so (stray.txt) is reported as foreign, not removed")
     check(os.path.exists(y1) and os.path.exists(os.path.join(y2_dir, "1.fit")), "young unknown files stay")
     check(all(p in after and after[p] == before[p] for p in must_survive),
           "the pending and processing jobs' raws survive")
@@ -319,7 +321,7 @@ try:
     # ---- run 3: nothing left to do ----
     st = cleanup(offset=DAY + 3600)
     expect(st, sessions_removed=0, files_removed=0, bytes_freed=0, orphans=0, jobs_returned=0, jobs_failed=0,
-           raws_removed=0, young_kept=0, missing=0, unconfirmed=1)
+           raws_removed=0, young_kept=0, missing=0, unconfirmed=1, foreign=1)
 
     # a raw row whose file vanished is reported, not "fixed"
     os.unlink(os.path.join(buffer_dir, raw(tok_b, ids_b[0])))

@@ -14,10 +14,14 @@
  *      failed for upload_session_ttl_seconds (the user could see the error);
  *   5. raw rows of finalized sessions that belong to no job (their job was
  *      deleted) are removed;
- *   6. the buffer folder is walked: any file no raw_files row knows, older than
- *      min_file_age_seconds (by mtime: an upload in flight keeps writing), is
- *      an orphan and removed; empty session folders of unknown or finished
- *      sessions are removed; a row whose file is missing is reported;
+ *   6. the buffer folder is walked: in the session folders (sess_<token>) any
+ *      file or folder no raw_files row knows, older than min_file_age_seconds
+ *      (by mtime: an upload in flight keeps writing), is an orphan and
+ *      removed; empty session folders of unknown or finished sessions are
+ *      removed; a row whose file is missing is reported. Entries of
+ *      buffer_dir with names CrowdSky never writes are reported as foreign
+ *      and left alone, so a buffer_dir pointed at the wrong folder loses
+ *      nothing;
  *   7. expired log-in sessions are purged.
  * A raw file of a pending or processing job is never removed by any step:
  * every removal is of a row of a finished/abandoned owner (checked inside the
@@ -67,6 +71,7 @@ struct cs_cleanup_stats {
         int raws_removed;          /* raw rows deleted (sessions, finished jobs, leftovers) */
         int orphans;               /* files and folders that no row knew (removed) */
         int young_kept;            /* unknown files kept because they are younger than the minimum age */
+        int foreign;               /* entries of buffer_dir not named as CrowdSky names them (kept) */
         int missing;               /* raw rows of live jobs/sessions whose file is missing */
         int unconfirmed;           /* finished jobs whose raws were kept: stack not confirmed */
         int jobs_returned;         /* lease expired -> pending */

@@ -559,12 +559,21 @@ static int orphans(struct run *R)
                 if ((size_t)snprintf(path, sizeof path, "%s/%s", base, de->d_name) >= sizeof path ||
                     lstat(path, &sb) < 0)
                         continue;
-                if (S_ISDIR(sb.st_mode) && !strncmp(de->d_name, "sess_", 5) && is_token(de->d_name + 5))
-                        r = session_folder(R, path, de->d_name + 5);
-                else if (S_ISDIR(sb.st_mode))
-                        orphan_tree(R, path, 1);
-                else
-                        orphan_file(R, path, &sb, "not a session folder");
+                if (!strncmp(de->d_name, "sess_", 5) && is_token(de->d_name + 5)) {
+                        if (S_ISDIR(sb.st_mode))
+                                r = session_folder(R, path, de->d_name + 5);
+                        else
+                                orphan_file(R, path, &sb, "a session name that is not a folder");
+                } else if (S_ISREG(sb.st_mode) && (!strncmp(de->d_name, ".incoming-", 10) ||
+                                                   !strncmp(de->d_name, ".health-", 8))) {
+                        orphan_file(R, path, &sb, "a temporary file of ours left behind");
+                } else {
+                        /* not a name we write: a misconfigured buffer_dir must not lose
+                         * somebody's files, so these are reported, never removed */
+                        R->st->foreign++;
+                        note(R, "foreign", path, S_ISREG(sb.st_mode) ? (int64_t)sb.st_size : 0,
+                             "not written by CrowdSky: left alone (is buffer_dir right?)");
+                }
         }
         closedir(d);
         return r;
