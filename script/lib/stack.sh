@@ -263,14 +263,33 @@ stack_start_fcgi() {
 		stack__stop_pid "$S_RUN/fcgi.pid" crowdsky-fcgi
 	fi
 	rm -f "$S_FCGI_SOCK"
-	setsid "$S_FCGI_BIN" serve --config "$S_CONFIG" </dev/null >>"$S_LOG/fcgi.log" 2>&1 &
+	local log=${STACK_FCGI_LOG:-$S_LOG/fcgi.log}
+	setsid "$S_FCGI_BIN" serve --config "$S_CONFIG" </dev/null >>"$log" 2>&1 &
 	echo $! >"$S_RUN/fcgi.pid"
 	stack__wait 20 stack__fcgi_up
 	if [ ! -S "$S_FCGI_SOCK" ]; then
-		stack__log "crowdsky-fcgi did not open $S_FCGI_SOCK, see $S_LOG/fcgi.log:"
-		tail -n 5 "$S_LOG/fcgi.log" >&2
+		stack__log "crowdsky-fcgi did not open $S_FCGI_SOCK, see $log:"
+		tail -n 5 "$log" >&2
 		return 1
 	fi
+}
+
+# stack_swap_fcgi DIR BINARY [LOG]: stops the stack's crowdsky-fcgi and starts
+# BINARY in its place (script/test runs the http suite against an ASan build).
+stack_swap_fcgi() {
+	local dir
+	dir=$(cd "$1" && pwd)
+	stack__paths "$dir"
+	# shellcheck disable=SC1091
+	. "$dir/stack.env"
+	stack__stop_pid "$S_RUN/fcgi.pid" crowdsky-fcgi
+	S_FCGI_BIN=$2 STACK_FCGI_LOG=${3:-} stack_start_fcgi && stack__wait 20 stack_health
+}
+
+# stack_stop_fcgi DIR: stops the stack's crowdsky-fcgi (gracefully: TERM).
+stack_stop_fcgi() {
+	stack__paths "$(cd "$1" && pwd)"
+	stack__stop_pid "$S_RUN/fcgi.pid" crowdsky-fcgi
 }
 
 stack_health() {
