@@ -697,7 +697,7 @@ enum wk_outcome wk_job_run(struct wk_ctx *ctx, const cJSON *claim, bool *ret_aut
                 cs_log_info("job=%lld chunk='%s' event=completed bytes_in=%lld bytes_out=%lld secs=%.2f",
                             (long long)j->id, j->key, (long long)j->bytes_in, (long long)size, now_s() - t0);
                 out = WK_COMPLETED;
-        } else if (j->lost || r == CS_ECONFLICT) {
+        } else if (j->lost || (r == CS_ECONFLICT && strstr(err.msg, "lease"))) {
                 cs_log_warn("job=%lld chunk='%s' event=abandoned reason='%s'", (long long)j->id, j->key,
                             j->lost ? "the lease was taken over" : err.msg);
                 out = WK_LOST;
@@ -710,6 +710,10 @@ enum wk_outcome wk_job_run(struct wk_ctx *ctx, const cJSON *claim, bool *ret_aut
                 out = report_failure(j, "the worker was shut down before finishing; retrying elsewhere", true);
                 if (out == WK_FAILED)
                         out = WK_GIVEN_BACK;
+        } else if (r == CS_ECONFLICT) {
+                /* the app could not confirm the stored stack (a worker and an app
+                 * pointed at different stores?): not the job's fault */
+                out = report_failure(j, err.msg, true);
         } else {
                 out = report_failure(j, err.msg, retryable);
         }
