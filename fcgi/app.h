@@ -57,6 +57,7 @@ struct cs_app {
         struct cs_config cfg;
         struct cs_throttle *throttle;    /* login + Basic failures, per account and address */
         struct cs_credcache *credcache;  /* verified Basic credentials */
+        struct cs_sesscache *sesscache;  /* looked-up browser sessions (a few seconds) */
         int64_t started_at;              /* epoch seconds */
         atomic_llong requests;           /* served since start */
         atomic_int busy;                 /* requests in flight */

@@ -15,6 +15,8 @@
 #define THROTTLE_MAX_KEYS 100000
 #define CREDCACHE_ENTRIES 4096
 #define CREDCACHE_TTL_SECONDS 120
+#define SESSCACHE_ENTRIES 8192
+#define SESSCACHE_TTL_SECONDS 5
 #define LISTEN_BACKLOG 256
 
 static void set_log_level(const char *s)
@@ -91,6 +93,7 @@ int cmd_serve(int argc, char **argv)
         app.started_at = cs_now();
         app.throttle = cs_throttle_new(LOGIN_MAX_FAILURES, LOGIN_WINDOW_SECONDS, THROTTLE_MAX_KEYS);
         app.credcache = cs_credcache_new(CREDCACHE_ENTRIES, CREDCACHE_TTL_SECONDS);
+        app.sesscache = cs_sesscache_new(SESSCACHE_ENTRIES, SESSCACHE_TTL_SECONDS);
         if (cs_routes_check(&err) < 0) {
                 fprintf(stderr, "crowdsky-fcgi: route table: %s\n", err.msg);
                 return 1;
@@ -111,5 +114,6 @@ int cmd_serve(int argc, char **argv)
         rc = cs_pool_run(&app, fd);
         app.throttle = cs_throttle_free(app.throttle);
         app.credcache = cs_credcache_free(app.credcache);
+        app.sesscache = cs_sesscache_free(app.sesscache);
         return rc;
 }

@@ -117,21 +117,25 @@ bool cs_auth_is_throttled(struct cs_req *req, const char *user)
 
 static int auth_session(struct cs_req *req, bool required)
 {
-        char cookie[80];
+        char cookie[80], hash[CS_AUTH_HEX];
         struct cs_db *db;
         struct cs_err err = CS_ERR_INIT;
+        int64_t now = cs_now();
         int r;
 
-        if (!cs_req_cookie(req, CS_SESSION_COOKIE, cookie, sizeof cookie))
+        if (!cs_req_cookie(req, CS_SESSION_COOKIE, cookie, sizeof cookie) || !cs_session_hash(cookie, hash))
                 goto none;
-        db = cs_req_db(req);
-        if (!db)
-                return CS_EDB;
-        r = cs_session_lookup(db, &req->app->cfg, cookie, &req->session, &err);
-        if (r == CS_ENOTFOUND)
-                goto none;
-        if (r < 0)
-                return cs_err_set(&req->err, r, "%s", err.msg);
+        if (!cs_sesscache_get(req->app->sesscache, hash, now, &req->session)) {
+                db = cs_req_db(req);
+                if (!db)
+                        return CS_EDB;
+                r = cs_session_lookup(db, &req->app->cfg, cookie, &req->session, &err);
+                if (r == CS_ENOTFOUND)
+                        goto none;
+                if (r < 0)
+                        return cs_err_set(&req->err, r, "%s", err.msg);
+                cs_sesscache_put(req->app->sesscache, &req->session, now);
+        }
         req->has_session = true;
         req->user_id = req->session.user_id;
         snprintf(req->username, sizeof req->username, "%s", req->session.username);

@@ -51,8 +51,12 @@ static int start_session(struct cs_req *req, struct cs_db *db, int64_t user_id,
         char old[80], cookie[CS_AUTH_HEX];
         int r;
 
-        if (cs_req_cookie(req, CS_SESSION_COOKIE, old, sizeof old))
+        if (cs_req_cookie(req, CS_SESSION_COOKIE, old, sizeof old)) {
+                char h[CS_AUTH_HEX];
+                if (cs_session_hash(old, h))
+                        cs_sesscache_forget(req->app->sesscache, h);
                 (void)cs_session_destroy(db, old, NULL);
+        }
         r = cs_session_create(db, &req->app->cfg, user_id, cookie, ret, &req->err);
         if (r < 0)
                 return r;
@@ -169,8 +173,12 @@ int h_logout(struct cs_req *req)
 
         if (!db)
                 return CS_EDB;
-        if (cs_req_cookie(req, CS_SESSION_COOKIE, cookie, sizeof cookie))
+        if (cs_req_cookie(req, CS_SESSION_COOKIE, cookie, sizeof cookie)) {
+                char h[CS_AUTH_HEX];
+                if (cs_session_hash(cookie, h))
+                        cs_sesscache_forget(req->app->sesscache, h);
                 (void)cs_session_destroy(db, cookie, NULL);
+        }
         cs_reply_cookie(req, CS_SESSION_COOKIE, "", 0);
         if (wants_html(req))
                 return cs_reply_redirect(req, 303, "/");
@@ -244,6 +252,7 @@ int h_account_settings(struct cs_req *req)
                 if (r < 0)
                         return cs_err_set(&req->err, r, "%s", err.msg);
                 cs_credcache_forget_user(req->app->credcache, req->user_id);
+                cs_sesscache_forget_user(req->app->sesscache, req->user_id);
                 r = start_session(req, db, req->user_id, &s);
                 if (r < 0)
                         return r;

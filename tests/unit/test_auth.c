@@ -130,6 +130,38 @@ CS_TEST(credcache)
         c = cs_credcache_free(c);
 }
 
+CS_TEST(sesscache)
+{
+        struct cs_sesscache *c = cs_sesscache_new(16, 5);
+        struct cs_session s, got;
+        char h2[CS_AUTH_HEX];
+
+        memset(&s, 0, sizeof s);
+        s.user_id = 42;
+        snprintf(s.username, sizeof s.username, "alice");
+        snprintf(s.csrf, sizeof s.csrf, "%064d", 7);
+        CS_ASSERT(cs_session_hash("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", s.id_hash));
+        CS_ASSERT(!cs_session_hash("not-hex", h2));
+        CS_ASSERT(!cs_session_hash("0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", h2));
+        CS_ASSERT(!cs_sesscache_get(c, s.id_hash, 100, &got));
+        cs_sesscache_put(c, &s, 100);
+        CS_ASSERT(cs_sesscache_get(c, s.id_hash, 104, &got));
+        CS_ASSERT_EQ(got.user_id, 42);
+        CS_ASSERT_STREQ(got.username, "alice");
+        CS_ASSERT(!cs_sesscache_get(c, s.id_hash, 105, &got)); /* ttl */
+        cs_sesscache_put(c, &s, 200);
+        cs_sesscache_forget(c, s.id_hash);
+        CS_ASSERT(!cs_sesscache_get(c, s.id_hash, 200, &got));
+        cs_sesscache_put(c, &s, 300);
+        cs_sesscache_forget_user(c, 41);
+        CS_ASSERT(cs_sesscache_get(c, s.id_hash, 300, &got));
+        cs_sesscache_forget_user(c, 42);
+        CS_ASSERT(!cs_sesscache_get(c, s.id_hash, 300, &got));
+        cs_auth_sha256_hex("x", 1, h2);
+        CS_ASSERT(!cs_sesscache_get(c, h2, 300, &got));
+        c = cs_sesscache_free(c);
+}
+
 CS_TEST(validate_fields)
 {
         CS_ASSERT_OK(cs_user_validate_name("alice_01", NULL));

@@ -161,6 +161,26 @@ int cs_session_destroy(struct cs_db *db, const char *cookie, struct cs_err *err)
 /* Constant-time check of a submitted CSRF token. */
 bool cs_session_csrf_ok(const struct cs_session *s, const char *token);
 
+/* ---- session cache (per process) ---- */
+
+/* Remembers looked-up sessions for ttl_seconds so a page view does not cost a
+ * database round trip each time. Keyed by the session hash. Entries are
+ * dropped on log out / rotation (cs_sesscache_forget) and on a password
+ * change in this process (cs_sesscache_forget_user); a change made by another
+ * process is seen within ttl_seconds. Holds at most capacity entries
+ * (direct-mapped: a newer session may evict an older one). */
+struct cs_sesscache;
+struct cs_sesscache *cs_sesscache_new(size_t capacity, int ttl_seconds);
+struct cs_sesscache *cs_sesscache_free(struct cs_sesscache *c);
+bool cs_sesscache_get(struct cs_sesscache *c, const char id_hash[CS_AUTH_HEX], int64_t now,
+                      struct cs_session *ret);
+void cs_sesscache_put(struct cs_sesscache *c, const struct cs_session *s, int64_t now);
+void cs_sesscache_forget(struct cs_sesscache *c, const char id_hash[CS_AUTH_HEX]);
+void cs_sesscache_forget_user(struct cs_sesscache *c, int64_t user_id);
+/* The hash a cookie value is stored under (SHA-256 hex); false if the value
+ * is not a well-formed session id. */
+bool cs_session_hash(const char *cookie, char out[CS_AUTH_HEX]);
+
 /* ---- personal API tokens ---- */
 
 /* Creates a token for user_id with a label (<= 100 bytes); ret_token gets the

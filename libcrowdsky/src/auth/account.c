@@ -184,6 +184,14 @@ static bool is_hex64(const char *s)
         return s[64] == '\0';
 }
 
+bool cs_session_hash(const char *cookie, char out[CS_AUTH_HEX])
+{
+        if (!cookie || strlen(cookie) != 64 || !is_hex64(cookie))
+                return false;
+        cs_auth_sha256_hex(cookie, 64, out);
+        return true;
+}
+
 int cs_session_create(struct cs_db *db, const struct cs_config *cfg, int64_t user_id,
                       char ret_cookie[CS_AUTH_HEX], struct cs_session *ret, struct cs_err *err)
 {
