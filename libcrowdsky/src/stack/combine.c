@@ -275,6 +275,205 @@ static inline void movex(float *restrict x, float *restrict y)
         }
 }
 
+/* Sums over all n frames of the samples of pixels [i0, i0 + 4) that lie in
+ * [lo, hi] and are covered: s0 = count, s1 = sum of d, s2 = sum of d^2 with
+ * d = v - ref, and with frame weights ws = sum of w, sd = sum of w d. Frames
+ * are the inner loop so that the accumulators stay in registers; 4-float
+ * vectors with bit-mask selects (a float compare in a plain loop stays a
+ * branch at -O2). */
+static void accumulate4(const float *const *planes, const uint8_t *const *masks, size_t n, size_t off,
+                        const float *ref, const float *lo, const float *hi, const float *weights, float *s0,
+                        float *s1, float *s2, float *ws, float *sd)
+{
+        vf8 r, l, h, a0 = { 0, 0, 0, 0 }, a1 = a0, a2 = a0, b0 = a0, b1 = a0;
+        const vf8 one = { 1, 1, 1, 1 };
+        size_t f;
+
+        memcpy(&r, ref, sizeof r);
+        memcpy(&l, lo, sizeof l);
+        memcpy(&h, hi, sizeof h);
+        for (f = 0; f < n; f++) {
+                vf8 v, d;
+                vi8 m;
+
+                memcpy(&v, planes[f] + off, sizeof v);
+                m = (v >= l) & (v <= h);
+                if (masks) {
+                        const uint8_t *mk = masks[f] + off;
+                        vi8 c = { mk[0], mk[1], mk[2], mk[3] };
+
+                        m &= c != 0;
+                }
+                d = (vf8)((vi8)(v - r) & m);
+                a0 += (vf8)((vi8)one & m);
+                a1 += d;
+                a2 += d * d;
+                if (weights) {
+                        vf8 w = { weights[f], weights[f], weights[f], weights[f] };
+
+                        b0 += (vf8)((vi8)w & m);
+                        b1 += w * d;
+                }
+        }
+        memcpy(s0, &a0, sizeof a0);
+        memcpy(s1, &a1, sizeof a1);
+        memcpy(s2, &a2, sizeof a2);
+        memcpy(ws, &b0, sizeof b0);
+        memcpy(sd, &b1, sizeof b1);
+}
+
+/* Many frames: sorting every pixel's n values would cost O(n log^2 n) per
+ * pixel. Instead a robust start comes from a sorted subset of SUBSET frames
+ * spread over the set (its median and interquartile sigma: no lone outlier
+ * can move them), and the clipping then iterates over all n values with the
+ * survivors' mean and standard deviation -- plain sums over frames,
+ * vectorised across the pixels of a block. With n > SUBSET a single outlier
+ * can no longer hide behind the standard deviation (it could only for n <= 10). */
+#define SUBSET 32
+
+static void clip_large(const float *const *planes, const uint8_t *const *masks, size_t n, size_t npix,
+                       const struct cs_combine_params *p, const float *weights, float *out,
+                       uint16_t *out_kept)
+{
+        struct net nt;
+        float *s;
+        size_t sub[SUBSET], p0, f, i, k;
+        uint32_t cs[CHUNK], prev[CHUNK];
+        float ref[CHUNK], lo[CHUNK], hi[CHUNK], s0[CHUNK], s1[CHUNK], s2[CHUNK], w0[CHUNK], w1[CHUNK];
+        int done[CHUNK];
+
+        if (net_build(&nt, SUBSET) < 0 || !(s = aligned_alloc(64, SUBSET * CHUNK * sizeof *s))) {
+                for (i = 0; i < npix; i++)
+                        out[i] = 0; /* out of memory for 8 KiB: nothing sensible left */
+                return;
+        }
+        for (k = 0; k < SUBSET; k++)
+                sub[k] = k * n / SUBSET;
+        for (p0 = 0; p0 < npix; p0 += CHUNK) {
+                size_t np = npix - p0 < CHUNK ? npix - p0 : CHUNK;
+                int it;
+
+                memset(cs, 0, sizeof cs);
+                for (k = 0; k < SUBSET; k++) {
+                        float *row = s + k * CHUNK;
+                        const float *src = planes[sub[k]] + p0;
+                        const uint8_t *mk = masks ? masks[sub[k]] + p0 : NULL;
+
+                        for (i = np; i < CHUNK; i++)
+                                row[i] = INFINITY;
+                        for (i = 0; i < np; i++) {
+                                int valid = !mk || mk[i];
+
+                                row[i] = valid ? src[i] : INFINITY;
+                                cs[i] += (uint32_t)valid;
+                        }
+                }
+                for (k = 0; k < nt.nops; k++) {
+                        float *x = s + (size_t)nt.ops[k][0] * CHUNK, *y = s + (size_t)nt.ops[k][1] * CHUNK;
+
+                        if (nt.move[k])
+                                movex(x, y);
+                        else
+                                cmpx(x, y);
+                }
+                for (i = 0; i < CHUNK; i++) {
+                        done[i] = i >= np;
+                        ref[i] = 0;
+                        lo[i] = INFINITY;
+                        hi[i] = -INFINITY;
+                        prev[i] = UINT32_MAX;
+                }
+                for (i = 0; i < np; i++) {
+                        float med, sig;
+
+                        if ((int)cs[i] < p->median_below) {
+                                /* frame edges: too few frames of the subset cover it */
+                                out[p0 + i] = cs[i] ? quant(s + i, CHUNK, 0, cs[i] - 1, 0.5f) : 0.0f;
+                                if (out_kept)
+                                        out_kept[p0 + i] = (uint16_t)cs[i];
+                                done[i] = 1;
+                                continue;
+                        }
+                        med = quant(s + i, CHUNK, 0, cs[i] - 1, 0.5f);
+                        sig = (quant(s + i, CHUNK, 0, cs[i] - 1, 0.75f) - quant(s + i, CHUNK, 0, cs[i] - 1, 0.25f)) *
+                              (1.0f / 1.349f);
+                        ref[i] = med;
+                        if (sig > 0) {
+                                lo[i] = med - p->kappa * sig;
+                                hi[i] = med + p->kappa * sig;
+                        } else {
+                                lo[i] = -INFINITY;
+                                hi[i] = INFINITY;
+                        }
+                }
+                for (it = 0; it < p->max_iter; it++) {
+                        int changed = 0;
+
+                        for (i = 0; i + 4 <= np; i += 4)
+                                accumulate4(planes, masks, n, p0 + i, ref + i, lo + i, hi + i, weights, s0 + i, s1 + i,
+                                            s2 + i, w0 + i, w1 + i);
+                        for (; i < np; i++) {
+                                /* the last few pixels of a row block, one by one */
+                                s0[i] = s1[i] = s2[i] = w0[i] = w1[i] = 0;
+                                for (f = 0; f < n; f++) {
+                                        float v = planes[f][p0 + i], d = v - ref[i];
+
+                                        if (v >= lo[i] && v <= hi[i] && (!masks || masks[f][p0 + i])) {
+                                                float wf = weights ? weights[f] : 0.0f;
+
+                                                s0[i] += 1;
+                                                s1[i] += d;
+                                                s2[i] += d * d;
+                                                w0[i] += wf;
+                                                w1[i] += wf * d;
+                                        }
+                                }
+                        }
+                        for (i = 0; i < np; i++) {
+                                float m, var;
+
+                                if (done[i] || (uint32_t)s0[i] == prev[i])
+                                        continue;
+                                prev[i] = (uint32_t)s0[i];
+                                if (s0[i] < 2) {
+                                        done[i] = 1; /* nothing survives: keep the subset median */
+                                        out[p0 + i] = ref[i];
+                                        if (out_kept)
+                                                out_kept[p0 + i] = 0;
+                                        continue;
+                                }
+                                changed = 1;
+                                m = s1[i] / s0[i];
+                                var = (s2[i] - s1[i] * m) / (s0[i] - 1);
+                                if (var > 0) {
+                                        /* centre on the median of the subset, as before
+                                         * (robust); the scale is now the survivors' */
+                                        float sd = sqrtf(var);
+
+                                        lo[i] = ref[i] - p->kappa * sd;
+                                        hi[i] = ref[i] + p->kappa * sd;
+                                }
+                        }
+                        if (!changed)
+                                break;
+                }
+                /* s0..s2 (and w0, w1) hold the sums over the survivors of the last [lo, hi] */
+                if (weights)
+                        for (i = 0; i < np; i++)
+                                if (!done[i] && w0[i] > 0)
+                                        s1[i] = w1[i] / w0[i] * s0[i]; /* so that s1 / s0 is the weighted mean */
+                for (i = 0; i < np; i++) {
+                        if (done[i])
+                                continue;
+                        out[p0 + i] = s0[i] > 0 ? ref[i] + s1[i] / s0[i] : ref[i];
+                        if (out_kept)
+                                out_kept[p0 + i] = (uint16_t)(s0[i] > 65535 ? 65535 : s0[i]);
+                }
+        }
+        free(s);
+        net_release(&nt);
+}
+
 void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *masks, size_t n,
                            size_t npix, const struct cs_combine_params *p, const float *weights,
                            float *out, uint16_t *out_kept, float *scratch)
@@ -290,6 +489,10 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
                 memset(out, 0, npix * sizeof *out);
                 if (out_kept)
                         memset(out_kept, 0, npix * sizeof *out_kept);
+                return;
+        }
+        if (n > SUBSET) {
+                clip_large(planes, masks, n, npix, p, weights, out, out_kept);
                 return;
         }
         if (n > 65535 || net_build(&nt, n) < 0 || !(s = aligned_alloc(64, (3 * n + 2) * CHUNK * sizeof *s))) {

@@ -46,8 +46,10 @@ static void tile_stats(const float *img, size_t bw, size_t x0, size_t y0, size_t
         size_t n = 0, m = 0, x, y, k;
         float med, mad, cut;
 
-        for (y = y0; y < y0 + th; y++)
-                for (x = x0; x < x0 + tw; x++)
+        /* every second pixel of every second row: a quarter of the work, and
+         * 256 values still pin a median to a few per cent of sigma */
+        for (y = y0; y < y0 + th; y += 2)
+                for (x = x0 + ((y >> 1) & 1); x < x0 + tw; x += 2)
                         buf[n++] = img[y * bw + x];
         med = cs__select_f32(buf, n, n / 2);
         for (k = 0; k < n; k++)

@@ -1,8 +1,11 @@
 /* resample.c - bilinear resampling of debayered bands into the reference
  * geometry, with a coverage mask so frame edges never average in zeros. */
 #include <math.h>
+#include <string.h>
 
 #include "stack/stack_int.h"
+
+typedef float vf4 __attribute__((vector_size(16)));
 
 void cs__resample_rows(const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                        size_t frame_h, long margin, long *lo, long *hi)
@@ -186,13 +189,30 @@ void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame
                                 cr_weights(sx - (float)ix, wx);
                                 cr_weights(sy - (float)iy, wy);
                                 off = (size_t)(iy - 1) * src_w + (size_t)(ix - 1);
-                                for (j = 0; j < 4; j++) {
-                                        const float *p0 = src[0] + off, *p1 = src[1] + off, *p2 = src[2] + off;
+                                {
+                                        /* the four columns of the support as one vector: rows
+                                         * weighted and summed, then one dot with wx */
+                                        vf4 vx, v0, v1, v2, r;
 
-                                        acc[0] += wy[j] * (wx[0] * p0[0] + wx[1] * p0[1] + wx[2] * p0[2] + wx[3] * p0[3]);
-                                        acc[1] += wy[j] * (wx[0] * p1[0] + wx[1] * p1[1] + wx[2] * p1[2] + wx[3] * p1[3]);
-                                        acc[2] += wy[j] * (wx[0] * p2[0] + wx[1] * p2[1] + wx[2] * p2[2] + wx[3] * p2[3]);
-                                        off += src_w;
+                                        memcpy(&vx, wx, sizeof vx);
+                                        v0 = v1 = v2 = (vf4){ 0, 0, 0, 0 };
+                                        for (j = 0; j < 4; j++) {
+                                                vf4 a, b, cc, wyj = { wy[j], wy[j], wy[j], wy[j] };
+
+                                                memcpy(&a, src[0] + off, sizeof a);
+                                                memcpy(&b, src[1] + off, sizeof b);
+                                                memcpy(&cc, src[2] + off, sizeof cc);
+                                                v0 += wyj * a;
+                                                v1 += wyj * b;
+                                                v2 += wyj * cc;
+                                                off += src_w;
+                                        }
+                                        r = v0 * vx;
+                                        acc[0] = r[0] + r[1] + r[2] + r[3];
+                                        r = v1 * vx;
+                                        acc[1] = r[0] + r[1] + r[2] + r[3];
+                                        r = v2 * vx;
+                                        acc[2] = r[0] + r[1] + r[2] + r[3];
                                 }
                                 o0[x] = (acc[0] + add[0]) * mul[0];
                                 o1[x] = (acc[1] + add[1]) * mul[1];

@@ -71,6 +71,8 @@ struct run {
         int threads;
         uint16_t *counts;       /* hot-pixel outlier counts (merged) */
         uint8_t *hotmask;
+        size_t hot_stride;      /* scan every hot_stride-th frame for hot pixels */
+        size_t hot_scanned;     /* how many frames that is */
         size_t *used;           /* indices of the frames to stack */
         float *weights;         /* 3 x nused frame weights of the mean, or NULL */
         size_t nused;
@@ -177,7 +179,9 @@ static void *pass1_thread(void *arg)
                         break;
                 }
                 cs_frame_stats_compute(raw, rn->w, rn->h, rn->cfa, &sf->stats);
-                if (counts)
+                /* a hot pixel is hot in most frames: a sample of frames spread
+                 * over the set finds them as well as all of them would */
+                if (counts && k % rn->hot_stride == 0)
                         cs_hotpix_scan(raw, rn->w, rn->h, rn->cfa, &sf->stats, rn->p->hotpix_kappa, counts);
                 r = cs_detect_stars(raw, rn->w, rn->h, &rn->p->detect, &f->stars, &f->nstars, &e);
                 if (r < 0) {
@@ -623,6 +627,8 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
         }
 
         /* pass 1 */
+        rn.hot_stride = n > 16 ? (n + 15) / 16 : 1;
+        rn.hot_scanned = (n + rn.hot_stride - 1) / rn.hot_stride;
         stage_begin(&rn, CS_STAGE_READ, n);
         r = run_threads(&rn, pass1_thread);
         if (r < 0) {
@@ -635,9 +641,10 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
         /* hot pixels: outliers at one place in most frames */
         t0 = cs__now();
         if (params->hotpix) {
-                unsigned minc = n >= 3 ? (unsigned)ceil(params->hotpix_fraction * (double)n) : (unsigned)n;
+                size_t ns = rn.hot_scanned;
+                unsigned minc = ns >= 3 ? (unsigned)ceil(params->hotpix_fraction * (double)ns) : (unsigned)ns;
 
-                if (minc < 2 && n >= 2)
+                if (minc < 2 && ns >= 2)
                         minc = 2;
                 rn.hotmask = cs_alloc_array(rn.w * rn.h, 1, 0);
                 if (!rn.hotmask) {
