@@ -168,7 +168,7 @@ EOF
 	wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$RELAY_PORT"
 }
 SIM=$D/sim
-"$W" simulate --out "$SIM" --frames 4 --width 256 --height 192 --stars 120 --start 2025-05-01T22:05:00 --threads 1 \
+"$W" simulate --out "$SIM" --frames 4 --width 480 --height 360 --stars 250 --start 2025-05-01T22:05:00 --threads 1 \
 	>/dev/null 2>&1
 J2=$(upload "$SIM"/*.fit)
 check "simulated chunk -> job $J2" test -n "$J2"

@@ -169,7 +169,8 @@ try:
     # ---- 3 chunks of simulated frames: 15 minutes apart, one pointing ----
     sims = []
     for i, start in enumerate(["2025-04-02T21:01:00", "2025-04-02T21:16:00", "2025-04-02T21:31:00"]):
-        files = simulate(os.path.join(tmp, "sim%d" % i), 4, start=start, seed=10 + i, stars=120)
+        files = simulate(os.path.join(tmp, "sim%d" % i), 4, start=start, seed=10 + i, width=480, height=360,
+                         stars=250)
         check(files is not None and len(files) == 4, "simulate chunk %d" % i)
         sims += files or []
     token, fin = upload_night(api, sims)
@@ -265,7 +266,8 @@ try:
 
     # a pending job that this token claims: the stack's workers wait meanwhile
     stack_workers(signal.SIGSTOP)
-    sim3 = simulate(os.path.join(tmp, "sim3"), 3, start="2025-04-03T22:01:00", seed=33, stars=120)
+    sim3 = simulate(os.path.join(tmp, "sim3"), 3, start="2025-04-03T22:01:00", seed=33, width=480, height=360,
+                    stars=250)
     token3, fin3 = upload_night(api, sim3)
     jid = fin3["job_ids"][0]
     claim = None
