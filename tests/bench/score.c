@@ -721,6 +721,7 @@ struct metrics {
         int hot_spots, hot_bad;
         int hot_pixels;          /* hot pixels on the sensor (truth, or found in real frames) */
         double hot_worst_sigma;
+        double control_frac;     /* the same test away from the hot pixels */
         double wall, rss_mib;
 };
 
@@ -759,6 +760,7 @@ static void print_metrics(const struct metrics *mt)
         cJSON_AddNumberToObject(o, "hot_spots", mt->hot_spots);
         cJSON_AddNumberToObject(o, "hot_spots_over_5sigma", mt->hot_bad);
         num_or_null(o, "hot_worst_sigma", mt->hot_worst_sigma);
+        num_or_null(o, "control_frac_5sigma", mt->control_frac);
         num_or_null(o, "wall_s", mt->wall);
         num_or_null(o, "peak_rss_mib", mt->rss_mib);
         s = cJSON_PrintUnformatted(o);
@@ -773,16 +775,48 @@ struct hotpx {
         int x, y;
 };
 
+/* Largest excess over the 5..9 px annulus in the 3x3 around (ix, iy), over
+ * the three channels, in units of each channel's noise; NAN if unusable. */
+static double spot_sigma(const struct image *st, const double noise[3], const uint8_t *mask,
+                         const struct coverage *cv, double sx, double sy)
+{
+        int ix = (int)lround(sx), iy = (int)lround(sy), c, dx, dy;
+        double ring[256], worst = -INFINITY;
+
+        if (ix < 12 || iy < 12 || ix >= st->w - 12 || iy >= st->h - 12)
+                return NAN;
+        if (mask[(size_t)iy * st->w + ix] || !covered(cv, sx, sy, 6))
+                return NAN;
+        for (c = 0; c < 3; c++) {
+                const float *p = st->ch[c];
+                double bg, peak = -INFINITY;
+                size_t nr = 0;
+
+                for (dy = -9; dy <= 9; dy++)
+                        for (dx = -9; dx <= 9; dx++) {
+                                double r2 = dx * dx + dy * dy;
+
+                                if (r2 >= 25 && r2 <= 81 && nr < 256)
+                                        ring[nr++] = pix(p, st->w, st->h, ix + dx, iy + dy);
+                        }
+                bg = median_d(ring, nr);
+                for (dy = -1; dy <= 1; dy++)
+                        for (dx = -1; dx <= 1; dx++)
+                                peak = fmax(peak, pix(p, st->w, st->h, ix + dx, iy + dy));
+                worst = fmax(worst, (peak - bg) / noise[c]);
+        }
+        return worst;
+}
+
 /* Hot-pixel landing spots: every used frame's hot pixels mapped into the
- * stack; the largest excess over a local background in the 3x3 around the
- * spot, over all channels, in units of that channel's noise. */
+ * stack, scored by spot_sigma. The same test at spots moved by (+17, +23) px
+ * is the control: what plain noise and faint unmasked stars give. */
 static void score_hot(const struct image *st, const double noise[3], const uint8_t *mask,
                       const struct coverage *cv, const struct tool_frames *tf,
                       const struct aff *frame_to_stack, const struct hotpx *hot, int n_hot,
                       struct metrics *mt)
 {
-        int k, i, c, dx, dy;
-        double ring[256];
+        int k, i, n_ctl = 0, bad_ctl = 0;
 
         mt->hot_spots = 0;
         mt->hot_bad = 0;
@@ -791,43 +825,30 @@ static void score_hot(const struct image *st, const double noise[3], const uint8
                 if (!tf->have[k])
                         continue;
                 for (i = 0; i < n_hot; i++) {
-                        double sx, sy, worst = -INFINITY;
-                        int ix, iy;
+                        double sx, sy, v;
 
                         aff_apply(&frame_to_stack[k], hot[i].x, hot[i].y, &sx, &sy);
-                        ix = (int)lround(sx);
-                        iy = (int)lround(sy);
-                        if (ix < 12 || iy < 12 || ix >= st->w - 12 || iy >= st->h - 12)
-                                continue;
-                        if (mask[(size_t)iy * st->w + ix] || !covered(cv, sx, sy, 6))
-                                continue;
-                        for (c = 0; c < 3; c++) {
-                                const float *p = st->ch[c];
-                                double bg, peak = -INFINITY;
-                                size_t nr = 0;
-
-                                for (dy = -9; dy <= 9; dy++)
-                                        for (dx = -9; dx <= 9; dx++) {
-                                                double r2 = dx * dx + dy * dy;
-
-                                                if (r2 >= 25 && r2 <= 81 && nr < 256)
-                                                        ring[nr++] = pix(p, st->w, st->h, ix + dx,
-                                                                         iy + dy);
-                                        }
-                                bg = median_d(ring, nr);
-                                for (dy = -1; dy <= 1; dy++)
-                                        for (dx = -1; dx <= 1; dx++)
-                                                peak = fmax(peak, pix(p, st->w, st->h, ix + dx,
-                                                                      iy + dy));
-                                worst = fmax(worst, (peak - bg) / noise[c]);
+                        v = spot_sigma(st, noise, mask, cv, sx, sy);
+                        if (isfinite(v)) {
+                                mt->hot_spots++;
+                                if (v > 5.0)
+                                        mt->hot_bad++;
+                                if (v > 5.0 && getenv("SCORE_DEBUG"))
+                                        fprintf(stderr, "hot spot frame %d sensor %d,%d -> stack "
+                                                "%.1f,%.1f: %.2f sigma\n", k, hot[i].x, hot[i].y,
+                                                sx, sy, v);
+                                mt->hot_worst_sigma = fmax(mt->hot_worst_sigma, v);
                         }
-                        mt->hot_spots++;
-                        if (worst > 5.0)
-                                mt->hot_bad++;
-                        mt->hot_worst_sigma = fmax(mt->hot_worst_sigma, worst);
+                        v = spot_sigma(st, noise, mask, cv, sx + 17.0, sy + 23.0);
+                        if (isfinite(v)) {
+                                n_ctl++;
+                                if (v > 5.0)
+                                        bad_ctl++;
+                        }
                 }
         }
         mt->hot_frac = mt->hot_spots ? (double)mt->hot_bad / mt->hot_spots : NAN;
+        mt->control_frac = n_ctl ? (double)bad_ctl / n_ctl : NAN;
 }
 
 static void fwhm_stats(double *f, int n, struct metrics *mt)
@@ -874,7 +895,7 @@ static void init_metrics(struct metrics *mt)
         mt->fwhm = mt->fwhm_median = NAN;
         mt->input_fwhm_best = mt->input_fwhm_worst = NAN;
         mt->trail_sigma = mt->trail_expected_sigma = NAN;
-        mt->hot_frac = mt->hot_worst_sigma = NAN;
+        mt->hot_frac = mt->hot_worst_sigma = mt->control_frac = NAN;
         mt->wall = mt->rss_mib = NAN;
 }
 
@@ -1566,6 +1587,7 @@ static int cmd_table(int argc, char **argv)
         row("hot pixels on the sensor", a, b, "hot_pixels", 0, "");
         row("hot-pixel spots checked", a, b, "hot_spots", 0, "");
         row("hot-pixel worst spot (sigma)", a, b, "hot_worst_sigma", 2, "");
+        row("control spots > 5 sigma (fraction)", a, b, "control_frac_5sigma", 5, "noise floor");
         row("wall time (s)", a, b, "wall_s", 2, "<= Siril / 10");
         row("peak RSS (MiB)", a, b, "peak_rss_mib", 1, "<= 550 (100 frames)");
         if (isfinite(jnum(a, "fwhm_px")) && isfinite(jnum(a, "input_fwhm_best_px")))
