@@ -6,6 +6,7 @@ aliases; nothing of a refused file is kept."""
 import os
 import sys
 import tempfile
+import threading
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -99,11 +100,23 @@ check(r.status == 409, "finalizing twice is refused (409)")
 # ---- all 32 frames of the two folders, one session, through the .php aliases ----
 frames32 = frames12 + real_frames("m94-s50-2025-03-27b")
 tok32 = start(c, "/upload.php")
-bad = 0
-for f in frames32:
-    r = upload(c, tok32, f, path="/upload.php")
-    bad += r.status != 200
-check(bad == 0 and len(frames32) == 32, "32 frames uploaded through /upload.php")
+statuses = []
+
+
+def uploader(part):
+    # one browser tab uploads 4 files at a time into the same session
+    cc = Client()
+    cc.cookies, cc.csrf = dict(c.cookies), c.csrf
+    for f in part:
+        statuses.append(upload(cc, tok32, f, path="/upload.php").status)
+
+
+threads = [threading.Thread(target=uploader, args=(frames32[i::4],)) for i in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+check(statuses == [200] * 32 and len(frames32) == 32, "32 frames uploaded 4 at a time into one session via /upload.php")
 r = c.post_form("/finalize.php", {"session_token": tok32})
 j = r.json().get("jobs", []) if r.status == 200 else []
 check(len(j) == 1 and j[0]["n_files"] == 32, "32 frames finalize into ONE job via /finalize.php: %r" % j)
