@@ -323,7 +323,16 @@ async function main() {
                  { stdio: ['ignore', 'ignore', 'inherit'] });
     fs.rmSync(path.join(night, 'lights', 'truth.json'));
     await page.goto(BASE + '/upload');
+    // a slow uplink (Chromium's network emulation) so speed and time left can be seen
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 60 * 1024 });
     await page.setInputFiles('#pick-folder', night);
+    await waitFor(page, () => / left$/.test(document.getElementById('overall-eta').textContent), null, 20000);
+    check(/B\/s$/.test(await page.textContent('#overall-speed')), 'speed and time left while uploading: ' +
+          await page.textContent('#overall-speed') + ', ' + await page.textContent('#overall-eta'));
+    await shot(page, '17-upload-in-progress');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
     await waitFor(page, () => document.querySelectorAll('#files li[data-state=done]').length === 3, null, 60000);
     const names = await page.$$eval('#files li .name', (els) => els.map((e) => e.textContent));
     check(names.length === 3 && names.every((n) => /^night\/lights\/Light_NGC_7023_.*\.fit$/.test(n)),
