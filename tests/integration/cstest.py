@@ -101,8 +101,9 @@ def multipart(fields, files, boundary=None):
         out.append(value.encode() if isinstance(value, str) else value)
         out.append(b"\r\n")
     for name, filename, data in files:
-        out.append(("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
-                    "Content-Type: application/octet-stream\r\n\r\n" % (boundary, name, filename)).encode())
+        fn = filename if isinstance(filename, bytes) else filename.encode()
+        out.append(("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"" % (boundary, name)).encode()
+                   + fn + b"\"\r\nContent-Type: application/octet-stream\r\n\r\n")
         out.append(data)
         out.append(b"\r\n")
     out.append(("--%s--\r\n" % boundary).encode())

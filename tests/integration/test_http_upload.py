@@ -154,6 +154,10 @@ check(r.status == 403, "finalize without CSRF token: 403")
 
 r = upload(c, tok, "frame.png", data=good)
 check(r.status == 400 and ".fit" in r.json()["error"], "wrong extension: 400 %r" % r)
+r = c.post_multipart("/upload", [("action", "file"), ("session_token", tok)], [("file", b"bad\xff\xfe.fit", good)])
+check(r.status == 400 and "UTF-8" in r.json()["error"], "a file name that is not UTF-8: 400 %r" % r)
+r = c.post_multipart("/upload", [("action", "file"), ("session_token", tok)], [("file", b"bad\x01.fit", good)])
+check(r.status == 400, "a file name with a control character: 400")
 r = upload(c, tok, "notfits.fit", data=b"hello world, not a FITS file" * 200)
 check(r.status == 400 and "FITS" in r.json()["error"], "not FITS: 400 %r" % r)
 nodate = fits_set_card(good, "DATE-OBS", "COMMENT   no date here")
@@ -182,8 +186,14 @@ r = c.post_multipart("/upload", [("action", "file")], [("file", "x.fit", good)])
 check(r.status == 400 and "session_token" in r.json()["error"], "file without session_token: 400")
 r = upload(c, "0" * 64, one)
 check(r.status == 404, "unknown session: 404")
+with open(frames12[3], "rb") as fh:
+    r = c.post_multipart("/upload", [("action", "file"), ("session_token", tok)],
+                         [("file", "night/sub dir/Nébuleuse ☆ 01.FITS", fh.read())])
+check(r.status == 200 and r.json()["filename"] == "Nébuleuse ☆ 01.FITS",
+      "a folder-relative UTF-8 name keeps its last component: %r" % r)
 files = session_files(c, tok)
-check(files is not None and sorted(f["filename"] for f in files) == sorted(["field-csrf.fit", os.path.basename(one)]),
+check(files is not None and sorted(f["filename"] for f in files) == sorted(["field-csrf.fit", os.path.basename(one),
+                                                                           "Nébuleuse ☆ 01.FITS"]),
       "refused files left no rows: %r" % [f["filename"] for f in files or []])
 check(leftovers(tok) == [], "refused files left no bytes in the buffer: %r" % leftovers(tok))
 ids = sorted(int(x[:-4]) for x in os.listdir(os.path.join(buffer_dir, "sess_" + tok)))
