@@ -353,6 +353,18 @@ CS_TEST(mkcol_put_stat_get_delete)
         CS_ASSERT_OK(cs_webdav_delete(dav, "stacks/alice", 0, &err));
         CS_ASSERT_EQ(cs_webdav_delete(dav, "stacks/alice", 1, &err), CS_ENOTFOUND);
 
+        /* a base collection that does not exist yet is made on the first MKCOL */
+        {
+                char *url = cs_xasprintf("%s/fresh-base/", g_url), *made;
+                struct cs_webdav *d2 = client(url, "s3cret", NULL);
+                CS_ASSERT_OK(cs_webdav_mkcol_p(d2, "stacks/carol", &err));
+                made = cs_xasprintf("%s/dav/fresh-base/stacks/carol", g_dir);
+                CS_ASSERT(stat(made, &st) == 0 && S_ISDIR(st.st_mode));
+                free(made);
+                free(url);
+                cs_webdav_free(d2);
+        }
+
         /* path traversal is refused before any request */
         CS_ASSERT_EQ(cs_webdav_mkcol_p(dav, "stacks/../../etc", &err), CS_EINVAL);
 

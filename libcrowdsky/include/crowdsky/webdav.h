@@ -49,8 +49,10 @@ int cs_webdav_new(const struct cs_webdav_opts *opts, struct cs_webdav **ret_dav,
 struct cs_webdav *cs_webdav_free(struct cs_webdav *dav);
 
 /* Creates the collection path and every missing parent ("a/b/c" -> MKCOL a/,
- * a/b/, a/b/c/). 201 (created) and 405 (exists) both count as success.
- * A 409 (parent missing) after the parents were made is CS_EREMOTE. */
+ * a/b/, a/b/c/). 201 (created) and 405 (exists) both count as success. When
+ * the base collection of the URL itself is missing (409 on the first level,
+ * e.g. a new folder in a Nextcloud share), it is made once first. A 409
+ * (parent missing) after that is CS_EREMOTE. */
 int cs_webdav_mkcol_p(struct cs_webdav *dav, const char *path, struct cs_err *err);
 
 /* PUTs the local file at remote path, streamed from disk (never loaded whole),

@@ -523,22 +523,26 @@ static int http_fail(struct op *op, struct cs_err *err)
 
 /* ---- operations --------------------------------------------------------- */
 
-static int mkcol_one(struct cs_webdav *dav, const char *path, struct cs_err *err)
+static int mkcol_one(struct cs_webdav *dav, const char *path, bool *ret_409, struct cs_err *err)
 {
         struct op op;
         char *url = build_url(dav, path, true, err);
         int r;
 
+        if (ret_409)
+                *ret_409 = false;
         if (!url)
                 return err ? err->code : CS_EINVAL;
         op_init(&op, OP_MKCOL, "MKCOL", path);
         op.url = url;
         r = run(dav, &op, err);
         if (r == CS_OK && !(op.code == 201 || op.code == 405 || op.code == 200 || op.code == 204)) {
-                if (op.code == 409)
+                if (op.code == 409) {
                         r = cs_err_set(err, CS_EREMOTE, "WebDAV MKCOL %s: HTTP 409 (parent collection missing)",
                                        url);
-                else
+                        if (ret_409)
+                                *ret_409 = true;
+                } else
                         r = http_fail(&op, err);
         }
         op_release(&op);
@@ -550,6 +554,7 @@ int cs_webdav_mkcol_p(struct cs_webdav *dav, const char *path, struct cs_err *er
 {
         size_t n = strlen(path), i;
         char *prefix = cs_xstrdup(path);
+        bool first = true, conflict = false;
         int r = CS_OK;
 
         /* top-down: a level that exists answers 405, which is fine; this costs
@@ -558,7 +563,15 @@ int cs_webdav_mkcol_p(struct cs_webdav *dav, const char *path, struct cs_err *er
                 if ((i == n || path[i] == '/') && i > 0 && path[i - 1] != '/') {
                         memcpy(prefix, path, i);
                         prefix[i] = '\0';
-                        r = mkcol_one(dav, prefix, err);
+                        r = mkcol_one(dav, prefix, &conflict, err);
+                        if (r < 0 && first && conflict) {
+                                /* the base collection itself is missing (a fresh
+                                 * Nextcloud folder in webdav_url): make it, once */
+                                r = mkcol_one(dav, "", NULL, err);
+                                if (r == CS_OK)
+                                        r = mkcol_one(dav, prefix, NULL, err);
+                        }
+                        first = false;
                 }
         }
         free(prefix);
