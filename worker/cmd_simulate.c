@@ -1,5 +1,6 @@
 /* cmd_simulate.c - crowdsky-worker simulate: Seestar-like raw frames + truth.json
  * (the core is libcrowdsky's sim module, crowdsky/sim.h). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,21 @@ static void usage(FILE *f)
                 "  --exptime SECONDS            exposure (default 10)\n"
                 "  --threads N                  threads (default: all CPUs)\n"
                 "  --noiseless                  no shot or read noise (for checking tools)\n");
+}
+
+static bool takes_value(const char *opt)
+{
+        static const char *const opts[] = {
+                "--out", "--frames", "--seed", "--width", "--height", "--stars", "--hot-pixels",
+                "--threads", "--rotation-deg-per-frame", "--drift-px", "--fwhm", "--beta", "--ra",
+                "--dec", "--cadence", "--exptime", "--object", "--start",
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof opts / sizeof opts[0]; i++)
+                if (!strcmp(opt, opts[i]))
+                        return true;
+        return false;
 }
 
 static int want_value(int i, int argc, char **argv)
@@ -94,6 +110,11 @@ int cmd_simulate(int argc, char **argv)
                 }
                 if (strncmp(a, "--", 2) != 0) {
                         fprintf(stderr, "crowdsky-worker simulate: unexpected argument '%s'\n", a);
+                        return 2;
+                }
+                if (!takes_value(a)) {
+                        fprintf(stderr, "crowdsky-worker simulate: unknown option '%s' (try --help)\n",
+                                a);
                         return 2;
                 }
                 if (want_value(i, argc, argv) < 0)
