@@ -27,6 +27,7 @@
 #include "crowdsky/str.h"
 
 #define COMPLETE_TRIES 4
+#define PROGRESS_BEAT 5.0 /* seconds between heartbeats that only carry progress */
 
 struct job {
         struct wk_ctx *ctx;
@@ -53,6 +54,7 @@ struct job {
         char stage[32];
         long done, total;
         bool close_to_done;      /* finish even if asked to stop */
+        unsigned seq;            /* bumped on every progress change */
         volatile sig_atomic_t cancel;
         bool lost;               /* the lease went stale */
         bool auth_failed;
@@ -72,6 +74,7 @@ static void set_progress(struct job *j, const char *stage, long done, long total
         j->done = done;
         j->total = total;
         j->close_to_done = close;
+        j->seq++;
         pthread_mutex_unlock(&j->mu);
 }
 
@@ -126,7 +129,8 @@ static void *heartbeat_main(void *ud)
         struct job *j = ud;
         struct wk_api *api = NULL;
         struct cs_err err = CS_ERR_INIT;
-        double interval = j->lease_seconds / 3.0, next;
+        double interval = j->lease_seconds / 3.0, next, last;
+        unsigned sent_seq = 0;
 
         if (interval < 1)
                 interval = 1;
@@ -134,7 +138,8 @@ static void *heartbeat_main(void *ud)
                 cs_log_error("job=%lld heartbeat client: %s", (long long)j->id, err.msg);
                 return NULL;
         }
-        next = now_s() + interval;
+        last = now_s();
+        next = last + interval;
         pthread_mutex_lock(&j->mu);
         while (!j->hb_quit) {
                 struct timespec ts;
@@ -154,11 +159,16 @@ static void *heartbeat_main(void *ud)
                                     j->stage);
                         j->cancel = 1;
                 }
-                beat = now_s() >= next;
+                /* every lease/3 to keep the lease; sooner (at most every
+                 * PROGRESS_BEAT s) when the progress moved, so the jobs page
+                 * shows "aligning 12 / 32" while it is true */
+                beat = now_s() >= next || (j->seq != sent_seq && now_s() - last >= PROGRESS_BEAT);
                 if (beat) {
+                        sent_seq = j->seq;
                         pthread_mutex_unlock(&j->mu);
                         heartbeat_once(j, api);
-                        next = now_s() + interval;
+                        last = now_s();
+                        next = last + interval;
                         pthread_mutex_lock(&j->mu);
                 }
         }
