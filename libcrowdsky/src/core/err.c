@@ -28,7 +28,9 @@ int cs_err_prefix(struct cs_err *err, const char *fmt, ...)
         vsnprintf(pre, sizeof pre, fmt, ap);
         va_end(ap);
         memcpy(old, err->msg, sizeof old);
-        snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+        /* both halves are bounded so the result is always a (possibly cut) line */
+        snprintf(err->msg, sizeof err->msg, "%.*s: %.*s", (int)(sizeof pre / 2), pre,
+                 (int)(sizeof old - sizeof pre / 2 - 3), old);
         return err->code;
 }
 
