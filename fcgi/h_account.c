@@ -314,6 +314,8 @@ int h_tokens_create(struct cs_req *req)
 
         if (!db)
                 return CS_EDB;
+        if (name && !cs_text_ok(name))
+                return cs_reply_error(req, 400, "token name must be UTF-8 text without control characters");
         r = cs_apitoken_create(db, req->user_id, name, tok, &id, &err);
         if (r == CS_EINVAL)
                 return cs_reply_error(req, 400, "%s", err.msg);

@@ -208,41 +208,6 @@ static void buffer_add(struct cs_app *app, int64_t n)
         pthread_mutex_unlock(&app->quota_lock);
 }
 
-/* Valid UTF-8 (no overlongs, no surrogates) without control characters: the
- * name goes into a utf8mb4 column and into JSON. */
-static bool good_name(const char *s)
-{
-        const unsigned char *p = (const unsigned char *)s;
-
-        while (*p) {
-                unsigned c = *p, n, cp, i;
-                if (c < 0x20 || c == 0x7f)
-                        return false;
-                if (c < 0x80) {
-                        p++;
-                        continue;
-                }
-                if (c >= 0xc2 && c <= 0xdf)
-                        n = 1, cp = c & 0x1f;
-                else if (c >= 0xe0 && c <= 0xef)
-                        n = 2, cp = c & 0x0f;
-                else if (c >= 0xf0 && c <= 0xf4)
-                        n = 3, cp = c & 0x07;
-                else
-                        return false;
-                for (i = 1; i <= n; i++) {
-                        if ((p[i] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i] & 0x3f);
-                }
-                if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-                    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-                        return false;
-                p += n + 1;
-        }
-        return true;
-}
-
 static bool good_extension(const char *name)
 {
         const char *dot = strrchr(name, '.');
@@ -271,7 +236,7 @@ static int file_begin(struct upload *u, const struct cs_multipart_part *part)
                         base = q + 1;
         if (!*base)
                 return refuse(u, 400, "the file has no name");
-        if (!good_name(base))
+        if (!cs_text_ok(base))
                 return refuse(u, 400, "the file name must be UTF-8 text without control characters");
         if (strlen(base) > 255)
                 return refuse(u, 400, "file name too long (at most 255 bytes)");

@@ -173,6 +173,7 @@ CS_TEST(validate_fields)
         CS_ASSERT_EQ(cs_user_validate_email("a@b", NULL), CS_EINVAL);
         CS_ASSERT_EQ(cs_user_validate_email("a b@example.org", NULL), CS_EINVAL);
         CS_ASSERT_EQ(cs_user_validate_email("a@@example.org", NULL), CS_EINVAL);
+        CS_ASSERT_EQ(cs_user_validate_email("a\xff@example.org", NULL), CS_EINVAL);
 }
 
 CS_TEST_MAIN()

@@ -176,4 +176,19 @@ CS_TEST(html_escape)
         CS_ASSERT_STREQ(cs_http_reason(507), "Insufficient Storage");
 }
 
+CS_TEST(text_ok)
+{
+        CS_ASSERT(cs_text_ok("Light_M 94_10.0s.fit"));
+        CS_ASSERT(cs_text_ok("N\xc3\xa9" "buleuse \xe2\x98\x86 \xf0\x9f\x94\xad.fits"));
+        CS_ASSERT(cs_text_ok(""));
+        CS_ASSERT(!cs_text_ok("a\x01b"));
+        CS_ASSERT(!cs_text_ok("tab\there"));
+        CS_ASSERT(!cs_text_ok("del\x7f"));
+        CS_ASSERT(!cs_text_ok("\xff\xfe"));
+        CS_ASSERT(!cs_text_ok("\xc0\xaf"));         /* overlong '/' */
+        CS_ASSERT(!cs_text_ok("\xed\xa0\x80"));     /* surrogate */
+        CS_ASSERT(!cs_text_ok("\xf4\x90\x80\x80")); /* past U+10FFFF */
+        CS_ASSERT(!cs_text_ok("\xe2\x98"));         /* truncated */
+}
+
 CS_TEST_MAIN()

@@ -94,6 +94,11 @@ int cs_base64_decode(struct cs_str in, unsigned char *out, size_t outsz, size_t 
 /* Appends s with & < > " ' escaped for HTML text and attribute values. */
 int cs_html_escape(struct cs_buf *out, const char *s, size_t n);
 
+/* True if s is valid UTF-8 (no overlong forms, no surrogates) without control
+ * characters: safe for a utf8mb4 column, JSON and log lines. Check every
+ * user-supplied text before it reaches the database. */
+bool cs_text_ok(const char *s);
+
 /* Reason phrase of an HTTP status code ("Not Found"); "Unknown" if none. */
 const char *cs_http_reason(int code);
 

@@ -36,7 +36,7 @@ int cs_user_validate_email(const char *email, struct cs_err *err)
             email[n - 1] == '.')
                 return cs_err_set(err, CS_EINVAL, "email address is not valid");
         for (i = 0; i < n; i++)
-                if ((unsigned char)email[i] <= ' ' || email[i] == 0x7f || email[i] == '<' ||
+                if ((unsigned char)email[i] <= ' ' || (unsigned char)email[i] >= 0x7f || email[i] == '<' ||
                     email[i] == '>' || email[i] == '"')
                         return cs_err_set(err, CS_EINVAL, "email address is not valid");
         return CS_OK;

@@ -276,6 +276,39 @@ int cs_html_escape(struct cs_buf *out, const char *s, size_t n)
         return r;
 }
 
+bool cs_text_ok(const char *s)
+{
+        const unsigned char *p = (const unsigned char *)s;
+
+        while (*p) {
+                unsigned c = *p, n, cp, i;
+                if (c < 0x20 || c == 0x7f)
+                        return false;
+                if (c < 0x80) {
+                        p++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf)
+                        n = 1, cp = c & 0x1f;
+                else if (c >= 0xe0 && c <= 0xef)
+                        n = 2, cp = c & 0x0f;
+                else if (c >= 0xf0 && c <= 0xf4)
+                        n = 3, cp = c & 0x07;
+                else
+                        return false;
+                for (i = 1; i <= n; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (p[i] & 0x3f);
+                }
+                if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+                    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+                        return false;
+                p += n + 1;
+        }
+        return true;
+}
+
 const char *cs_http_reason(int code)
 {
         switch (code) {
