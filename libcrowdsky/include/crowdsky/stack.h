@@ -96,7 +96,7 @@ struct cs_stack_params {
         double hotpix_kappa;            /* (6) */
         double hotpix_fraction;         /* outlier in at least this fraction of frames (0.5) */
         bool scrub_location;            /* leave SITELAT/SITELONG out of the output (true) */
-        size_t mem_budget;              /* bytes for the row blocks of all threads (192 MiB) */
+        size_t mem_budget;              /* bytes for the row blocks of all threads (320 MiB) */
         const char *output;             /* FITS path to write (NULL = none) */
         const char *thumbnail;          /* PNG path (NULL = none) */
         cs_stack_progress_fn progress;  /* may be NULL */

@@ -47,7 +47,7 @@ void cs_stack_params_default(struct cs_stack_params *p)
         p->hotpix_kappa = 6.0;
         p->hotpix_fraction = 0.5;
         p->scrub_location = true;
-        p->mem_budget = (size_t)192 << 20;
+        p->mem_budget = (size_t)320 << 20;
 }
 
 struct frame {
@@ -787,11 +787,11 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
         t0 = cs__now();
         {
                 size_t per_row = rn.nused * rn.w * (3 * sizeof(float) + 1);
-                size_t budget = params->mem_budget ? params->mem_budget : ((size_t)192 << 20);
+                size_t budget = params->mem_budget ? params->mem_budget : ((size_t)320 << 20);
 
                 rn.block_rows = budget / ((size_t)rn.threads * per_row);
-                if (rn.block_rows > 128)
-                        rn.block_rows = 128;
+                if (rn.block_rows > 256)
+                        rn.block_rows = 256;
                 if (rn.block_rows < 8) {
                         /* keep threads busy on tiny budgets before giving up */
                         while (rn.threads > 1 && budget / ((size_t)rn.threads * per_row) < 8)
