@@ -190,8 +190,13 @@ bench_real() {
 }
 
 print_table() {
-        local a=$1 b=$2
+        local a=$1 b=$2 rep
+        rep="$(dirname "$a")/report.json"
         say '```'
+        if [ -s "$rep" ] && command -v jq >/dev/null 2>&1; then
+                say "CrowdSky stages (s): $(jq -r '.timings // {} | to_entries |
+                        map("\(.key) \(.value)") | join(", ")' "$rep" 2>/dev/null)"
+        fi
         if [ -s "$a" ] && [ -s "$b" ]; then
                 "$SCORE" table "$a" "$b" | tee -a "$RESULTS"
         elif [ -s "$a" ]; then
