@@ -342,6 +342,15 @@ int h_heartbeat(struct cs_req *req)
         if (cJSON_IsObject(prog)) {
                 const char *s = json_str(prog, "stage");
                 if (s) {
+                        size_t i;
+                        for (i = 0; s[i]; i++)
+                                if (i >= 32 || !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+                                                 (s[i] >= '0' && s[i] <= '9') || s[i] == ' ' || s[i] == '-' ||
+                                                 s[i] == '_')) {
+                                        cJSON_Delete(doc);
+                                        return cs_reply_error(req, 400, "progress.stage: up to 32 letters, "
+                                                                        "digits, spaces, '-' or '_'");
+                                }
                         snprintf(stage_buf, sizeof stage_buf, "%s", s);
                         stage = stage_buf;
                 }

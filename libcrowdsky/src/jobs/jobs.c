@@ -765,6 +765,22 @@ int cs_jobs_complete(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t
 
 /* ---- fail ----------------------------------------------------------------- */
 
+/* Cuts s to at most max bytes without splitting a UTF-8 sequence (the
+ * column is utf8mb4 and refuses broken text). */
+static void utf8_cut(char *s, size_t max)
+{
+        size_t n = strlen(s), k;
+
+        if (n <= max)
+                return;
+        n = max;
+        /* step back over continuation bytes to the start of the last character */
+        k = n;
+        while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
+                k--;
+        s[k] = '\0';
+}
+
 static int fail_once(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t job_id, int64_t token_id,
                      const char *lease, const char *error, bool retryable, enum cs_job_state *ret_state,
                      struct cs_err *err)
@@ -776,6 +792,7 @@ static int fail_once(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t
         int64_t attempts, max_attempts;
 
         snprintf(msg, sizeof msg, "%s", error && *error ? error : "the worker reported a failure");
+        utf8_cut(msg, 900); /* room for the suffix below, and never half a character */
         r = begin_rc(db, err);
         if (r < 0)
                 return r;
@@ -823,7 +840,7 @@ static int fail_once(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t
         } else {
                 char full[1000];
                 if (retryable)
-                        snprintf(full, sizeof full, "%.900s (gave up after %lld attempts)", msg,
+                        snprintf(full, sizeof full, "%s (gave up after %lld attempts)", msg,
                                  (long long)attempts);
                 else
                         snprintf(full, sizeof full, "%s", msg);
