@@ -17,7 +17,8 @@
 
 #define SHADOWS_CLIP_SIGMAS 2.8  /* PixInsight STF default, in normalised MAD */
 #define MAD_TO_SIGMA 1.4826
-#define STATS_MAX_SAMPLES 1000000
+#define STATS_MAX_SAMPLES 200000
+#define LUT_SIZE 65536
 #define PNG_MAX_SIDE 100000
 
 /* ---- libpng writing ------------------------------------------------------ */
@@ -69,7 +70,9 @@ static int write_stream(FILE *fp, const uint8_t *data, int w, int h, int channel
         png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8,
                      channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY,
                      PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-        png_set_compression_level(png, 6);
+        /* Thumbnails of noisy skies barely compress: favour speed. */
+        png_set_compression_level(png, 3);
+        png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB | PNG_FILTER_UP);
         png_write_info(png, info);
         for (y = 0; y < h; y++)
                 png_write_row(png, data + (size_t)y * (size_t)w * (size_t)channels);
@@ -329,17 +332,33 @@ double cs_png_mtf(double m, double x)
         return ((m - 1.0) * x) / ((2.0 * m - 1.0) * x - m);
 }
 
-static uint8_t stretch_one(const struct chan_stretch *cs, float v)
+/* The stretch of one channel as a table over the normalised input [0, 1]:
+ * fine enough that steps stay below one output level where the curve is
+ * steepest (just above the background). */
+static void stretch_lut(const struct chan_stretch *cs, uint8_t *lut)
 {
-        double x, y;
+        int i;
+
+        for (i = 0; i < LUT_SIZE; i++) {
+                double y = cs->flat ? CS_PNG_THUMB_BACKGROUND
+                                    : cs_png_mtf(cs->m, (double)i / (LUT_SIZE - 1));
+
+                lut[i] = (uint8_t)(255.0 * y + 0.5);
+        }
+}
+
+static inline uint8_t stretch_one(const struct chan_stretch *cs, const uint8_t *lut, float v)
+{
+        double x;
 
         if (!isfinite(v))
                 return 0;
-        if (cs->flat)
-                return (uint8_t)lround(255.0 * CS_PNG_THUMB_BACKGROUND);
         x = (v - cs->lo) / cs->range;
-        y = cs_png_mtf(cs->m, x);
-        return (uint8_t)lround(255.0 * y);
+        if (!(x > 0.0))
+                return lut[0];
+        if (x >= 1.0)
+                return lut[LUT_SIZE - 1];
+        return lut[(int)(x * (LUT_SIZE - 1) + 0.5)];
 }
 
 int cs_png_write_thumbnail(const char *path, const float *r, const float *g, const float *b,
@@ -347,7 +366,7 @@ int cs_png_write_thumbnail(const char *path, const float *r, const float *g, con
 {
         const float *in[3] = { r, g, b };
         float *small[3] = { NULL, NULL, NULL }, *tmp = NULL, *scratch = NULL;
-        uint8_t *rgb = NULL;
+        uint8_t *rgb = NULL, (*lut)[LUT_SIZE] = NULL;
         struct taps tx = { 0 }, ty = { 0 };
         struct chan_stretch st[3];
         int ow, oh, c, ret = CS_OK;
@@ -383,7 +402,8 @@ int cs_png_write_thumbnail(const char *path, const float *r, const float *g, con
         scratch = cs_alloc_array(n < STATS_MAX_SAMPLES ? n : STATS_MAX_SAMPLES + 1,
                                  sizeof(float), 0);
         rgb = cs_alloc_array(n, 3, 0);
-        if (!tmp || !scratch || !rgb || taps_init(&tx, width, ow) < 0 ||
+        lut = cs_alloc_array(3, sizeof *lut, 0);
+        if (!tmp || !scratch || !rgb || !lut || taps_init(&tx, width, ow) < 0 ||
             taps_init(&ty, height, oh) < 0)
                 goto nomem;
 
@@ -391,9 +411,11 @@ int cs_png_write_thumbnail(const char *path, const float *r, const float *g, con
                 downscale(in[c], width, height, small[c], ow, oh, &tx, &ty, tmp);
                 chan_stats(small[c], n, scratch, &st[c]);
         }
+        for (c = 0; c < 3; c++)
+                stretch_lut(&st[c], lut[c]);
         for (i = 0; i < n; i++)
                 for (c = 0; c < 3; c++)
-                        rgb[i * 3 + c] = stretch_one(&st[c], small[c][i]);
+                        rgb[i * 3 + c] = stretch_one(&st[c], lut[c], small[c][i]);
         ret = write_file(path, rgb, ow, oh, 3, err);
         goto out;
 nomem:
@@ -406,5 +428,6 @@ out:
         free(tmp);
         free(scratch);
         free(rgb);
+        free(lut);
         return ret;
 }
