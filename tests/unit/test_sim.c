@@ -202,6 +202,65 @@ static double cfa_median(const uint16_t *pix, int r0, int c0)
         return med;
 }
 
+/* Robust sigma of one Bayer colour over the frame (stars are few enough not
+ * to move the median absolute deviation much). */
+static double cfa_sigma(const uint16_t *pix, int r0, int c0)
+{
+        double med = cfa_median(pix, r0, c0);
+        uint16_t *v = malloc(sizeof *v * (W / 2) * (H / 2));
+        size_t n = 0;
+        double mad;
+        int x, y;
+
+        CS_ASSERT(v != NULL);
+        for (y = r0; y < H; y += 2)
+                for (x = c0; x < W; x += 2)
+                        v[n++] = (uint16_t)fabs(pix[y * W + x] - med);
+        qsort(v, n, sizeof *v, cmp_u16);
+        mad = v[n / 2];
+        free(v);
+        return 1.4826 * mad;
+}
+
+/* Shot + read noise like the real frames (green ~88 ADU robust sigma); with
+ * noiseless only the sky's smooth gradient is left. */
+CS_TEST(noise_matches_the_real_frames)
+{
+        struct cs_sim_params p = small_params();
+        struct cs_err err = CS_ERR_INIT;
+        char dir[64];
+        cJSON *truth;
+        uint16_t *pix;
+        double sg, sr, sb;
+
+        make_tmp(dir, sizeof dir);
+        p.satellite = p.cloudy = false;
+        p.stars = 20;
+        CS_ASSERT_OK(cs_sim_write(&p, dir, &err));
+        truth = load_truth(dir);
+        pix = read_frame(dir, frame_file(truth, 0), 0);
+        sg = cfa_sigma(pix, 0, 0);
+        sr = cfa_sigma(pix, 0, 1);
+        sb = cfa_sigma(pix, 1, 0);
+        CS_ASSERT(sg > 75.0 && sg < 100.0);
+        CS_ASSERT(sr > 62.0 && sr < 88.0);
+        CS_ASSERT(sb > 58.0 && sb < 82.0);
+        free(pix);
+        cJSON_Delete(truth);
+        rm_tree(dir);
+
+        make_tmp(dir, sizeof dir);
+        p.noiseless = true;
+        CS_ASSERT_OK(cs_sim_write(&p, dir, &err));
+        truth = load_truth(dir);
+        CS_ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(truth, "noiseless")));
+        pix = read_frame(dir, frame_file(truth, 0), 0);
+        CS_ASSERT(cfa_sigma(pix, 0, 0) < 15.0); /* gradient only */
+        free(pix);
+        cJSON_Delete(truth);
+        rm_tree(dir);
+}
+
 static void write_small(const char *dir, int threads, uint64_t seed)
 {
         struct cs_sim_params p = small_params();
