@@ -91,8 +91,10 @@ struct cs_match_params {
         size_t score_stars;     /* brightest stars that vote for a hypothesis (60) */
         double tri_tol;         /* tolerance on the triangle side ratios (0.008) */
         double match_radius;    /* px, a pair agrees with a hypothesis within this (3) */
-        double min_scale, max_scale; /* accepted scale range (0.8, 1.25) */
-        size_t min_matches;     /* fewest matched stars for a registration (6) */
+        double min_scale, max_scale; /* accepted scale range (0.9, 1.1) */
+        size_t min_matches;     /* fewest matched stars for a registration (6; and at least
+                                 * 15 % of the sparser star list) */
+        double max_rms;         /* px, largest RMS residual of an accepted fit (1.0) */
         enum cs_xform_model model; /* of the final fit (similarity) */
         bool allow_mirror;      /* also try mirrored solutions (true) */
 };

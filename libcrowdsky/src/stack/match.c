@@ -21,8 +21,9 @@ void cs_match_params_default(struct cs_match_params *p)
         p->score_stars = 60;
         p->tri_tol = 0.008;
         p->match_radius = 3.0;
-        p->min_scale = 0.8;
-        p->max_scale = 1.25;
+        p->min_scale = 0.9;
+        p->max_scale = 1.1;
+        p->max_rms = 1.0;
         p->min_matches = 6;
         p->model = CS_XFORM_SIMILARITY;
         p->allow_mirror = true;
@@ -361,8 +362,19 @@ int cs_align_refine(const struct cs_star *src, size_t ns, const struct cs_star *
         {
                 struct cs_match_result res;
 
-                if (npair < p->min_matches) {
-                        r = cs_err_set(err, CS_ENOTFOUND, "only %zu stars matched (need %zu)", npair, p->min_matches);
+                /* chance agreements in a dense field: demand a share of the
+                 * stars the sparser list offers, and a tight fit */
+                size_t need = (size_t)ceil(0.15 * (double)(ns < nr ? ns : nr));
+
+                if (need < p->min_matches)
+                        need = p->min_matches;
+                if (npair < need) {
+                        r = cs_err_set(err, CS_ENOTFOUND, "only %zu stars matched (need %zu)", npair, need);
+                        goto out;
+                }
+                if (rms > p->max_rms) {
+                        r = cs_err_set(err, CS_ENOTFOUND, "star positions disagree by %.2f px rms (limit %.2f)", rms,
+                                       p->max_rms);
                         goto out;
                 }
                 res.xf = t;
