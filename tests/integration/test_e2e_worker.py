@@ -239,6 +239,22 @@ try:
             st, _ = dav_get(old[0][1])
             check(st == 404, "the replaced stack's files were deleted from WebDAV")
 
+    # a file gone from the store: a clear 404, not a broken stream
+    dav_root = os.path.join(os.environ.get("CS_TEST_STACK", ""), "dav")
+    gone = sql("SELECT s.id, thumbnail_path FROM stacked_frames s JOIN users u ON u.id = s.user_id "
+               "WHERE u.username = '%s' AND thumbnail_path IS NOT NULL ORDER BY s.id LIMIT 1" % name)
+    if gone and os.path.isdir(dav_root):
+        os.unlink(os.path.join(dav_root, gone[0][1]))
+        r = api.request("GET", "/api/thumbnail?id=%s" % gone[0][0])
+        check(r.status == 404 and "missing" in r.json().get("error", ""),
+              "a thumbnail missing on WebDAV: 404 with a reason: %r" % r)
+    r = api.request("GET", "/api/thumbnail?id=abc")
+    check(r.status == 400, "thumbnail?id=abc: 400")
+    r = api.request("GET", "/api/download_stack")
+    check(r.status == 400, "download_stack without chunk_key: 400")
+    r = Client(basic=new_user("other")[1:]).request("GET", "/api/download_stack?chunk_key=" + urllib.request.quote(key0))
+    check(r.status == 404, "another user's chunk key: 404")
+
     w.terminate()
     try:
         w.wait(timeout=60)
