@@ -98,7 +98,9 @@
     it.loaded = 0;
     active++;
     render(it);
+    var usedToken = '';
     startSession().then(function (tok) {
+      usedToken = tok;
       var fd = new FormData();
       fd.append('csrf_token', CS.csrf());
       fd.append('session_token', tok);
@@ -122,7 +124,11 @@
           it.state = 'failed'; it.loaded = 0;
           it.error = data ? CS.errorText(data, x.status) : 'HTTP ' + x.status;
           if (x.status === 409 && /already uploaded/.test(it.error)) { it.state = 'done'; it.loaded = it.size; it.note = 'already received'; it.error = ''; }
-          if (x.status === 404 && /session/.test(it.error)) { session = ''; }
+          // the session went away (finalized in another tab, cleaned up): start a new one once
+          if ((x.status === 404 && /session not found/.test(it.error)) || (x.status === 409 && /session is already/.test(it.error))) {
+            if (session === usedToken) session = '';
+            if (!it.renewed) { it.renewed = true; it.state = 'queued'; it.error = ''; }
+          }
         }
         finish(it);
       };

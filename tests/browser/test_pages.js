@@ -341,6 +341,23 @@ async function main() {
     await page.waitForSelector('#to-jobs');
     check(/Finalized: 1 job/.test(await page.textContent('#result')), 'the folder finalizes into one job');
 
+    // ---- the session finalized elsewhere (another tab): the next file starts a new session ----
+    await page.goto(BASE + '/upload');
+    await page.setInputFiles('#pick-files', path.join(frames, fits[0]));
+    await waitFor(page, () => document.querySelectorAll('#files li[data-state=done]').length === 1);
+    const csrfTok = await page.getAttribute('meta[name=csrf-token]', 'content');
+    // find the open session through the page itself: it resumes it after a reload
+    await page.reload();
+    const openTok = await page.getAttribute('#uploader', 'data-session');
+    check(openTok && openTok.length === 64, 'the reloaded page names the open session');
+    const fin = await page.request.post(BASE + '/finalize', { form: { session_token: openTok },
+      headers: { 'X-CSRF-Token': csrfTok, Accept: 'application/json' } });
+    check(fin.status() === 200, 'the session is finalized from "another tab"');
+    await page.setInputFiles('#pick-files', path.join(frames, fits[1]));
+    await waitFor(page, () => !document.querySelector('#files li[data-state=uploading], #files li[data-state=queued]'));
+    const last = await page.$$eval('#files li', (lis) => lis.map((li) => li.getAttribute('data-state') + ' ' + li.querySelector('.msg').textContent));
+    check(last[last.length - 1] === 'done ', 'the next file went into a new session: ' + last.join(' | '));
+
     check(consoleErrors.length === 0, 'no script errors or CSP violations in the console' +
           (consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''));
   } finally {
