@@ -32,6 +32,10 @@
 #include <cjson/cJSON.h>
 
 #define MAX_FRAMES 4096
+/* Truth stars used for FWHM and photometry: bright (a single frame's peak
+ * >= ~1000 ADU, 12 sigma) and unsaturated (peak < ~20000 ADU). */
+#define FIT_FLUX_MIN 1.5e4
+#define FIT_FLUX_MAX 2.5e5
 #define TILE 32
 
 struct aff {
@@ -926,15 +930,22 @@ static double aperture_flux(const float *p, int w, int h, double cx, double cy, 
 static void read_raw(const char *path, float **ret, int *w, int *h);
 static float *green_bilinear(const float *raw, int w, int h);
 
+/* No neighbour above 2 % of the star's flux within 10 px (inside the fit box)
+ * nor above 20 % within 18 px (its wings). */
 static bool isolated_star(const struct star *stars, int n, int i)
 {
         int j;
 
-        for (j = 0; j < n; j++)
-                if (j != i && stars[j].flux > 0.01 * stars[i].flux &&
-                    fabs(stars[j].x - stars[i].x) < 16.0 && fabs(stars[j].y - stars[i].y) < 16.0 &&
-                    hypot(stars[j].x - stars[i].x, stars[j].y - stars[i].y) < 16.0)
+        for (j = 0; j < n; j++) {
+                double dx = stars[j].x - stars[i].x, dy = stars[j].y - stars[i].y, d;
+
+                if (j == i || fabs(dx) > 18.0 || fabs(dy) > 18.0)
+                        continue;
+                d = hypot(dx, dy);
+                if ((d < 10.0 && stars[j].flux > 0.02 * stars[i].flux) ||
+                    (d < 18.0 && stars[j].flux > 0.2 * stars[i].flux))
                         return false;
+        }
         return true;
 }
 
@@ -957,7 +968,7 @@ static double frame_fwhm_at(const char *path, int W, int H, const struct aff *m,
         for (i = 0; i < n_stars; i++) {
                 double fx, fy, f;
 
-                if (stars[i].flux < 2.0e4 || stars[i].flux > 2.5e5)
+                if (stars[i].flux < FIT_FLUX_MIN || stars[i].flux > FIT_FLUX_MAX)
                         continue;
                 aff_apply(&to_frame, stars[i].x, stars[i].y, &fx, &fy);
                 if (fx < 20 || fy < 20 || fx > w - 21 || fy > h - 21 ||
@@ -1123,7 +1134,7 @@ static int cmd_sim(int argc, char **argv)
                 const struct star *s = &stars[i];
                 double fwhm, fl;
 
-                if (s->flux < 2.0e4 || s->flux > 2.5e5 || !covered(cv, s->x, s->y, 20) ||
+                if (s->flux < FIT_FLUX_MIN || s->flux > FIT_FLUX_MAX || !covered(cv, s->x, s->y, 20) ||
                     !isolated_star(stars, n_stars, i))
                         continue;
                 if (sat_frame >= 0) {
