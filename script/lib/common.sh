@@ -11,10 +11,16 @@ cs_packages() {
 	sed -e 's/#.*//' -e 's/[[:space:]]//g' "$CS_ROOT/script/packages.txt" | grep -v '^$'
 }
 
-# cs_missing_packages: the listed packages that are not installed.
+# cs_missing_packages: the listed packages that are not installed. nodejs and
+# npm count as present when `node` / `npm` run: CI images bring Node 20 from
+# elsewhere, and Debian's npm package conflicts with it.
 cs_missing_packages() {
 	local p
 	for p in $(cs_packages); do
+		case $p in
+		nodejs) command -v node >/dev/null && continue ;;
+		npm) command -v npm >/dev/null && continue ;;
+		esac
 		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 			printf '%s\n' "$p"
 	done
