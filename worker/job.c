@@ -5,7 +5,6 @@
  * progress ("aligning 12 / 32"), sets the cancel flag when the lease went
  * stale (409) or when a shutdown was asked for while the job is not close
  * to done (still downloading, or less than 3/4 through stacking). */
-#define _GNU_SOURCE 1
 #include <errno.h>
 #include <fitsio.h>
 #include <ftw.h>
