@@ -54,17 +54,22 @@ char *cs_xstrndup(const char *s, size_t n)
 char *cs_xasprintf(const char *fmt, ...)
 {
         va_list ap, ap2;
+        char small[256];
         int n;
         char *p;
 
+        /* measure into a stack buffer: most strings fit, and it needs no NULL destination */
         va_start(ap, fmt);
         va_copy(ap2, ap);
-        n = vsnprintf(NULL, 0, fmt, ap);
+        n = vsnprintf(small, sizeof small, fmt, ap);
         va_end(ap);
         if (n < 0)
                 abort();
         p = cs_xmalloc((size_t)n + 1);
-        vsnprintf(p, (size_t)n + 1, fmt, ap2);
+        if ((size_t)n < sizeof small)
+                memcpy(p, small, (size_t)n + 1);
+        else
+                vsnprintf(p, (size_t)n + 1, fmt, ap2);
         va_end(ap2);
         return p;
 }
