@@ -9,6 +9,7 @@
 #include "handlers.h"
 #include "metrics.h"
 #include "crowdsky/alloc.h"
+#include "crowdsky/jobs.h"
 #include "crowdsky/log.h"
 #include "crowdsky/multipart.h"
 
@@ -229,8 +230,7 @@ out:
 static int auth_bearer(struct cs_req *req)
 {
         struct cs_str tok;
-        char text[256], hash[CS_AUTH_HEX];
-        struct cs_db_rows *rows = NULL;
+        char text[256];
         struct cs_db *db;
         struct cs_err err = CS_ERR_INIT;
         int r;
@@ -243,31 +243,16 @@ static int auth_bearer(struct cs_req *req)
         db = cs_req_db(req);
         if (!db)
                 return CS_EDB;
-        cs_auth_sha256_hex(text, strlen(text), hash);
-        {
-                struct cs_db_param p[] = { CS_DB_STR(hash) };
-                r = cs_db_query(db,
-                                "SELECT id, name, UNIX_TIMESTAMP(UTC_TIMESTAMP(6)) - "
-                                "COALESCE(UNIX_TIMESTAMP(last_seen_at), 0) FROM worker_tokens "
-                                "WHERE token_hash = ? AND revoked_at IS NULL",
-                                p, CS_DB_N(p), &rows, &err);
-        }
-        if (r < 0)
-                return cs_err_set(&req->err, r, "%s", err.msg);
-        if (cs_db_rows_count(rows) == 0) {
-                cs_db_rows_free(rows);
+        /* digest lookup + constant-time comparison + last-seen bookkeeping live in the jobs module */
+        r = cs_worker_token_verify(db, text, &req->worker_token_id, req->worker_name, &err);
+        memset(text, 0, sizeof text);
+        if (r == CS_EAUTH) {
                 cs_log_info("req=%s bad worker token addr=%s", req->id, req->client_addr);
                 cs_reply_error(req, 401, "unknown or revoked worker token");
                 return CS_EAUTH;
         }
-        req->worker_token_id = cs_db_rows_i64(rows, 0, 0);
-        snprintf(req->worker_name, sizeof req->worker_name, "%s", cs_db_rows_str(rows, 0, 1));
-        if (cs_db_rows_f64(rows, 0, 2) > 30.0) {
-                struct cs_db_param p[] = { CS_DB_I64(req->worker_token_id) };
-                (void)cs_db_exec(db, "UPDATE worker_tokens SET last_seen_at = UTC_TIMESTAMP(6) WHERE id = ?",
-                                 p, CS_DB_N(p), NULL, NULL, NULL);
-        }
-        cs_db_rows_free(rows);
+        if (r < 0)
+                return cs_err_set(&req->err, r, "%s", err.msg);
         return CS_OK;
 }
 
