@@ -137,6 +137,7 @@ static void report_rejections(struct cs_buf *page, const char *report)
                 const cJSON *used = cJSON_GetObjectItemCaseSensitive(f, "used");
                 const cJSON *file = cJSON_GetObjectItemCaseSensitive(f, "file");
                 const cJSON *why = cJSON_GetObjectItemCaseSensitive(f, "reason");
+                const cJSON *date = cJSON_GetObjectItemCaseSensitive(f, "date_obs");
                 const char *base;
                 if (cJSON_IsTrue(used))
                         continue;
@@ -145,8 +146,13 @@ static void report_rejections(struct cs_buf *page, const char *report)
                 base = cJSON_IsString(file) ? file->valuestring : "?";
                 if (strrchr(base, '/'))
                         base = strrchr(base, '/') + 1;
-                cs_html(page, "<li><code>%s</code>: %s</li>", base,
-                        cJSON_IsString(why) ? why->valuestring : "left out");
+                /* the worker names downloaded raws by id: the frame's time says more */
+                if (cJSON_IsString(date) && strlen(date->valuestring) >= 19)
+                        cs_html(page, "<li>frame of <code>%s</code>: %s</li>", date->valuestring + 11,
+                                cJSON_IsString(why) ? why->valuestring : "left out");
+                else
+                        cs_html(page, "<li><code>%s</code>: %s</li>", base,
+                                cJSON_IsString(why) ? why->valuestring : "left out");
         }
         if (n)
                 cs_html(page, "</ul></details>");
