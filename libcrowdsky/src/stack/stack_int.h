@@ -25,7 +25,7 @@ void cs__resample_bilinear(const float *src, size_t src_w, size_t frame_h, long 
                            const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                            float add, float mul, float *out, uint8_t *mask);
 
-/* Catmull-Rom bicubic resampling of the three channel bands at once (same
+/* Bicubic resampling of the three channel bands at once (same
  * arguments as above, per channel); covered only where the whole 4x4 support
  * lies inside the frame. */
 void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame_h, long src_y0, size_t src_h,
