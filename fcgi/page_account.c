@@ -186,6 +186,18 @@ int page_account(struct cs_req *req)
                 u.scrub_location ? " checked" : "");
 
         cs_html(&page,
+                "<section class=\"card\"><h2>Password</h2>"
+                "<form id=\"password\" class=\"stack\" method=\"post\" action=\"/api/account\">"
+                "<label>Current password<input name=\"current_password\" type=\"password\" "
+                "autocomplete=\"current-password\" required></label>"
+                "<label>New password<input name=\"new_password\" type=\"password\" autocomplete=\"new-password\" "
+                "required minlength=\"%d\"><small>At least %d characters. Changing it logs out your other "
+                "sessions and forgets scripts' cached log-ins (API tokens keep working).</small></label>"
+                "<p class=\"status\" role=\"status\"></p>"
+                "<button type=\"submit\">Change password</button></form></section>",
+                CS_AUTH_PASSWORD_MIN, CS_AUTH_PASSWORD_MIN);
+
+        cs_html(&page,
                 "<section class=\"card\"><h2>API tokens</h2>"
                 "<p>Scripts and the telescope app log in with your username and a token "
                 "(HTTP Basic), e.g. <code>curl -u %s:TOKEN %s/api/my_stacks</code>.</p>"

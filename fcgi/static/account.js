@@ -1,5 +1,6 @@
 /* account.js - the account page: save the scrub_location default
-   (POST /api/account), create an API token (POST /api/tokens: the token is
+   (POST /api/account), change the password (POST /api/account: the server
+   starts a fresh session, whose CSRF token the page takes over), create an API token (POST /api/tokens: the token is
    shown once) and revoke one (POST /api/tokens/revoke). */
 'use strict';
 (function () {
@@ -12,6 +13,31 @@
       CS.post('/api/account', { scrub_location: on ? '1' : '0' }).then(function (res) {
         st.textContent = res.status === 200 ? 'Saved.' : CS.errorText(res.data, res.status);
         st.className = res.status === 200 ? 'status muted' : 'status error';
+      });
+    });
+  }
+  var pw = document.getElementById('password');
+  if (pw) {
+    pw.addEventListener('submit', function (e) {
+      e.preventDefault();
+      var st = pw.querySelector('.status');
+      CS.post('/api/account', {
+        current_password: pw.querySelector('[name=current_password]').value,
+        new_password: pw.querySelector('[name=new_password]').value
+      }).then(function (res) {
+        if (res.status === 200) {
+          // the server started a fresh session: its CSRF token replaces the old one
+          if (res.data.csrf_token) {
+            document.querySelector('meta[name="csrf-token"]').setAttribute('content', res.data.csrf_token);
+            document.querySelectorAll('input[name=csrf_token]').forEach(function (i) { i.value = res.data.csrf_token; });
+          }
+          pw.reset();
+          st.textContent = 'Password changed.';
+          st.className = 'status muted';
+        } else {
+          st.textContent = CS.errorText(res.data, res.status);
+          st.className = 'status error';
+        }
       });
     });
   }

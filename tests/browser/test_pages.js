@@ -306,6 +306,31 @@ async function main() {
       headers: { Authorization: 'Basic ' + Buffer.from(user + ':' + tok).toString('base64'), Cookie: '' } });
     check(my2.status() === 401, 'a revoked token no longer works');
 
+    // ---- password change: a wrong current password is refused, then the change works ----
+    const newPassword = password + '-2';
+    await page.fill('#password [name=current_password]', 'not my password');
+    await page.fill('#password [name=new_password]', newPassword);
+    await page.click('#password button');
+    await page.waitForSelector('#password .status.error');
+    check(/current password is wrong/.test(await page.textContent('#password .status')), 'a wrong current password is refused');
+    await page.fill('#password [name=current_password]', password);
+    await page.fill('#password [name=new_password]', newPassword);
+    await page.click('#password button');
+    await waitFor(page, () => /Password changed/.test(document.querySelector('#password .status').textContent));
+    // the page took over the new session's CSRF token: creating a token still works
+    await page.fill('#newtoken [name=name]', 'after password change');
+    await page.click('#newtoken button');
+    await waitFor(page, () => document.querySelectorAll('#tokens tbody tr').length === 1);
+    check(true, 'the page keeps working after the password change (new CSRF token)');
+    await page.click('nav >> text=Log out');
+    await page.waitForURL(BASE + '/');
+    await page.goto(BASE + '/login');
+    await page.fill('[name=username]', user);
+    await page.fill('[name=password]', newPassword);
+    await page.click('button[type=submit]');
+    await page.waitForURL(BASE + '/');
+    check(await page.isVisible('nav >> text=Log out'), 'log-in with the new password');
+
     // ---- phone ----
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(BASE + '/jobs');
