@@ -62,6 +62,7 @@ async function waitFor(page, fn, arg, timeout) {
 async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   const file = path.join(SHOTS, name + '.png');
+  await page.evaluate(() => window.scrollTo(0, 0)); // the sticky header stays on top in a full-page shot
   await page.screenshot({ path: file, fullPage: true });
   console.log('screenshot ' + file);
 }
