@@ -138,6 +138,8 @@ int page_jobs(struct cs_req *req)
                                 (long long)cs_db_rows_i64(rows, i, 6));
                 else if (!strcmp(state, "pending") && cs_db_rows_i64(rows, i, 11) > 0)
                         cs_html(&page, "waiting to retry (attempt %lld)", (long long)cs_db_rows_i64(rows, i, 11));
+                else if (!strcmp(state, "pending"))
+                        cs_html(&page, "<span class=\"muted\">waiting for a worker</span>");
                 if (err && *err && strcmp(state, "completed") != 0)
                         cs_html(&page, "<div class=\"error small\">%s</div>", err);
                 cs_html(&page, "</td><td data-label=\"Created\">%s</td><td class=\"acts\">",

@@ -37,6 +37,7 @@
       p.appendChild(bar);
     }
     else if (j.state === 'pending' && j.attempts > 0) p.appendChild(document.createTextNode('waiting to retry (attempt ' + j.attempts + ')'));
+    else if (j.state === 'pending') p.appendChild(CS.el('span', 'muted', 'waiting for a worker'));
     if (j.error && j.state !== 'completed') p.appendChild(CS.el('div', 'error small', j.error));
     tr.appendChild(p);
     tr.appendChild(td('Created', (j.created_at || '').replace('T', ' ').slice(0, 16)));
