@@ -19,11 +19,18 @@ struct cs_combine_params {
 void cs_combine_params_default(struct cs_combine_params *p);
 
 /* Kappa-sigma clipped mean around the median: per pixel, the values of the
- * frames that cover it are clipped at |v - median| > kappa * 1.4826 * MAD,
- * repeated on the survivors until stable (or max_iter), then averaged. A mean
- * and standard deviation clip cannot flag a lone outlier among N <= 10 values
- * (its deviation is at most sqrt(N - 1) sigma); median and MAD can. With fewer
- * than median_below values the median is returned. Pixels no frame covers get 0.
+ * frames that cover it are clipped at |v - median| > kappa * sigma, repeated on
+ * the survivors until stable (or max_iter), then averaged. A mean and standard
+ * deviation clip cannot flag a lone outlier among N <= 10 values (its
+ * deviation is at most sqrt(N - 1) sigma); the first pass therefore takes
+ * sigma from the interquartile range (a robust scale like the MAD, which a
+ * lone outlier among five values cannot move), later passes from the
+ * survivors' standard deviation. Up to 32 frames every pixel's values are
+ * sorted (a sorting network run across 64 pixels at a time) and the median is
+ * exact; beyond, the median and quartiles come from a sorted subset of 32
+ * frames spread over the set and the later passes sum over all frames. With
+ * fewer than median_below values the median is returned. Pixels no frame
+ * covers get 0. Vectorised (GCC vector types; AVX2 chosen at run time).
  *
  *   planes[f][i], masks[f][i]  value and coverage of frame f at pixel i (masks
  *                              may be NULL: everything covered)
@@ -37,8 +44,9 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
                            size_t npix, const struct cs_combine_params *p, const float *weights,
                            float *out, uint16_t *out_kept, float *scratch);
 
-/* Clipped mean of the n values in v (reordered in place), as above. Returns
- * the value; *ret_kept (may be NULL) gets the number averaged. */
+/* Clipped mean of the n values in v (sorted in place), as above for up to 32
+ * frames (the reference the block path is tested against). Returns the value;
+ * *ret_kept (may be NULL) gets the number averaged. */
 float cs_combine_pixel(float *v, size_t n, const struct cs_combine_params *p, size_t *ret_kept);
 
 /* Median of v[0..n-1] (n >= 1), reordering v. */

@@ -91,7 +91,7 @@ struct cs_stack_params {
         enum cs_stack_norm norm;
         bool hotpix;                    /* detect and mend hot pixels (true) */
         bool debayer_gradient;          /* Malvar-He-Cutler instead of bilinear (true) */
-        bool resample_bicubic;          /* bicubic (Mitchell-Netravali B 1/2, C 1/4) instead of bilinear (true) */
+        bool resample_bicubic;          /* bicubic (Mitchell-Netravali B 0.475, C 0.2625) instead of bilinear (true) */
         bool weight_frames;             /* mean weighted by 1 / (noise^2 FWHM^2) (true) */
         double hotpix_kappa;            /* (6) */
         double hotpix_fraction;         /* outlier in at least this fraction of frames (0.5) */

@@ -144,12 +144,14 @@ static double bc_kernel(double x, double B, double C)
 static void cr_init(void)
 {
         int k;
-        /* B = 1/2, C = 1/4 (B + 2C = 1, the family's best for ringing): a touch
-         * of smoothing against the noise the gradient-corrected debayer adds.
-         * On simulate's frames scored by tests/bench/score: Catmull-Rom
-         * (0, 1/2) gave green noise 12.75 ADU / FWHM 3.35 px, bilinear 11.07 /
-         * 3.48, this 10.67 / 3.49 (Siril on the same set: 10.86 / 3.50). */
-        const double B = 0.5, C = 0.25;
+        /* B + 2C = 1 (the family's best against ringing), B = 0.475: a touch of
+         * smoothing against the noise the gradient-corrected debayer adds.
+         * Scored by tests/bench/score on the bench's 30-frame simulated set
+         * (green noise ADU / FWHM px): Catmull-Rom (B 0) 12.75 / 3.35,
+         * bilinear 11.07 / 3.48, B 0.5 10.67 / 3.49, B 0.475 10.77 / 3.49;
+         * Siril 10.86 / 3.50. On the 100-frame set B 0.475 gives 5.86 / 3.465
+         * (Siril 6.00 / 3.470). */
+        const double B = 0.475, C = 0.2625;
 
         for (k = 0; k <= CR_PHASES; k++) {
                 double t = (double)k / CR_PHASES;
