@@ -163,7 +163,14 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                         if (shift < 1e-5)
                                 break;
                 }
-                /* windowed second moments: 1/M = 1/sigma^2 + 1/sigw^2 for a Gaussian */
+                /* windowed second moments: 1/M = 1/sigma^2 + 1/sigw^2 for a Gaussian;
+                 * the window is separable, so two rows of exponentials do */
+                for (dx = -rw; dx <= rw; dx++) {
+                        double ddx = (double)(cx + dx) + 0.5 - xc, ddy = (double)(cy + dx) + 0.5 - yc;
+
+                        gxw[dx + rw] = exp(-ddx * ddx / (2 * sigw * sigw));
+                        gyw[dx + rw] = exp(-ddy * ddy / (2 * sigw * sigw));
+                }
                 sw = mxx = myy = mxy = 0;
                 for (dy = -rw; dy <= rw; dy++) {
                         const float *wr = win + (dy + RW_MAX) * (2 * RW_MAX + 1) + RW_MAX;
@@ -171,7 +178,7 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
 
                         for (dx = -rw; dx <= rw; dx++) {
                                 double ddx = (double)(cx + dx) + 0.5 - xc;
-                                double wi = exp(-(ddx * ddx + ddy * ddy) / (2 * sigw * sigw)) * wr[dx];
+                                double wi = gxw[dx + rw] * gyw[dy + rw] * wr[dx];
 
                                 sw += wi;
                                 mxx += wi * ddx * ddx;
