@@ -182,4 +182,37 @@ CS_TEST(memory_independent_of_pixels)
         free(out);
 }
 
+CS_TEST(frame_weights)
+{
+        /* half the frames at 100 (weight 1), half at 104 (weight 3): nothing is
+         * clipped, the mean is weighted: (100 + 3 * 104) / 4 = 103; for the
+         * sorted (n <= 32) and the many-frame path alike */
+        struct cs_combine_params p;
+        size_t sizes[2] = { 8, 40 }, k, f, i, npix = 70;
+
+        cs_combine_params_default(&p);
+        for (k = 0; k < 2; k++) {
+                size_t n = sizes[k];
+                float **pl = malloc(n * sizeof *pl), *w = malloc(n * sizeof *w), *out = malloc(npix * sizeof *out);
+
+                for (f = 0; f < n; f++) {
+                        pl[f] = malloc(npix * sizeof **pl);
+                        w[f] = f % 2 ? 3.0f : 1.0f;
+                        for (i = 0; i < npix; i++)
+                                pl[f][i] = f % 2 ? 104.0f : 100.0f;
+                }
+                cs_combine_sigma_clip((const float *const *)pl, NULL, n, npix, &p, w, out, NULL, NULL);
+                for (i = 0; i < npix; i++)
+                        CS_ASSERT_NEAR(out[i], 103.0, 1e-3);
+                cs_combine_sigma_clip((const float *const *)pl, NULL, n, npix, &p, NULL, out, NULL, NULL);
+                for (i = 0; i < npix; i++)
+                        CS_ASSERT_NEAR(out[i], 102.0, 1e-3);
+                for (f = 0; f < n; f++)
+                        free(pl[f]);
+                free(pl);
+                free(w);
+                free(out);
+        }
+}
+
 CS_TEST_MAIN()
