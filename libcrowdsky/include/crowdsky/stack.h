@@ -1,11 +1,20 @@
 /* stack.h - the stacking engine (SPEC section 8): raw Bayer frames in, one
  * registered, sigma-clipped RGB stack out.
  *
- * Pipeline: read (cfitsio) -> hot pixels found across frames and mended in the
- * raw mosaic -> debayer -> star detection -> reference frame -> triangle
- * matching -> least-squares fit (LAPACKE) -> resampling into the reference
- * geometry -> background normalisation -> clipped mean (combine.h) in row
- * blocks over threads -> FITS float32 NAXIS3 = 3 (+ PNG thumbnail, JSON report).
+ * Pipeline (cs_stack_run):
+ *  1. read every frame once (cfitsio, uint16): per-colour background/noise,
+ *     hot-pixel scan (a sample of up to 16 frames), stars on the 2x2-binned
+ *     luminance refined at full resolution (align.h);
+ *  2. hot pixels = outliers at one place in most scanned frames;
+ *  3. reference = most stars per PSF area (or params->reference);
+ *  4. triangle matching + weighted LAPACKE fit per frame, then every frame
+ *     refitted to a master star list averaged over all frames;
+ *  5. row blocks sized from a memory budget, over threads: each frame's band of
+ *     raw rows is read again, hot pixels mended in the mosaic, debayered
+ *     (Malvar-He-Cutler), background-normalised and resampled (bicubic,
+ *     coverage-masked) into the reference geometry, then combined (combine.h,
+ *     frames weighted by 1 / (noise^2 FWHM^2));
+ *  6. FITS float32 NAXIS3 = 3 (+ PNG thumbnail via png.h, JSON report).
  * The engine sees only core and plain arrays: no database, no network. */
 #ifndef CROWDSKY_STACK_H
 #define CROWDSKY_STACK_H
