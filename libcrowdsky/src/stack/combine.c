@@ -708,10 +708,11 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
 
                                 for (i = 0; i < np; i++) {
                                         float v = src[i];
-                                        float in = (v >= vlo[i] && v <= vhi[i] && (!mk || mk[i])) ? wf : 0.0f;
+                                        int in = v >= vlo[i] && v <= vhi[i] && (!mk || mk[i]);
 
-                                        sw[i] += in;
-                                        sv[i] += in * (v - cen[i]);
+                                        /* select, never multiply: an uncovered sample may be anything */
+                                        sw[i] += in ? wf : 0.0f;
+                                        sv[i] += in ? wf * (v - cen[i]) : 0.0f;
                                 }
                         }
                         for (i = 0; i < np; i++)

@@ -382,7 +382,9 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
 
                 cs__resample_rows(&f->inv, w, y0, rows, rn->h, 2, &lo, &hi);
                 if (hi - lo < 2) {
+                        /* the frame does not reach this block */
                         memset(mask, 0, rows * w);
+                        memset(vals, 0, 3 * plane * sizeof *vals);
                         continue;
                 }
                 /* two rows more on each side for the debayer's 5x5 filter */
