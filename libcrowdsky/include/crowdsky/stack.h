@@ -150,7 +150,7 @@ struct cs_stack_result {
         char object[72];
         char sitelat[72], sitelong[72]; /* the reference's, only when !scrub_location, else "" */
         double timings[CS_STACK_T_COUNT]; /* seconds */
-        double peak_rss_mb;
+        double peak_rss_mb;             /* the process's peak resident memory so far (getrusage) */
 };
 
 /* Stacks files[0..n-1]. On success fills *ret (release with
