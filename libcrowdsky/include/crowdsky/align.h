@@ -33,7 +33,7 @@ struct cs_frame_stats {
 
 struct cs_detect_params {
         double sigma;        /* detection threshold above the background, in noise units (5) */
-        size_t max_stars;    /* keep at most this many, brightest first (300) */
+        size_t max_stars;    /* keep at most this many, brightest first (500) */
         double saturation;   /* raw ADU at/above which a star is saturated and dropped (60000) */
         size_t tile;         /* background tile size in full-resolution pixels (64) */
 };

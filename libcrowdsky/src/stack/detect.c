@@ -14,7 +14,7 @@
 void cs_detect_params_default(struct cs_detect_params *p)
 {
         p->sigma = 5.0;
-        p->max_stars = 300;
+        p->max_stars = 500;
         p->saturation = 60000.0;
         p->tile = 64;
 }
