@@ -101,6 +101,7 @@ struct cs_stack_params {
         bool hotpix;                    /* detect and mend hot pixels (true) */
         bool debayer_gradient;          /* Malvar-He-Cutler instead of bilinear (true) */
         bool resample_bicubic;          /* bicubic (Mitchell-Netravali B 0.475, C 0.2625) instead of bilinear (true) */
+        bool resample_separable;        /* bicubic in two sheared 1-D passes where the map allows (true) */
         bool weight_frames;             /* mean weighted by 1 / (noise^2 FWHM^2) (true) */
         double hotpix_kappa;            /* (6) */
         double hotpix_fraction;         /* outlier in at least this fraction of frames (0.5) */

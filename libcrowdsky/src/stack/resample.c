@@ -365,3 +365,236 @@ void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame
                 }
         }
 }
+
+/* ---- two-pass (sheared separable) bicubic ---------------------------------
+ *
+ * For an output pixel (x', y') the source point is (sx, sy) = (a x' + b y' + c,
+ * d x' + e y' + f). Along output column x' the source points lie on a line on
+ * which sx = p x' + q sy + r (p = a - b d / e, q = b / e, r = c - b f / e).
+ * Pass 1 interpolates every source row v of the band horizontally at
+ * X(x', v) = p x' + q v + r; pass 2 interpolates those rows vertically at
+ * sy. That is the 4 x 4 cubic kernel sheared by q (a few hundredths for a few
+ * degrees of field rotation): 8 taps instead of 16, and both passes read
+ * contiguous memory, so they run on plain float vectors with the weights
+ * computed in-lane (no gathers). */
+
+/* The BC cubic's four weights at phase t, on vectors. */
+static inline void bc_weights4(vf4 t, const double B, const double C, vf4 w[4])
+{
+        const float a3 = (float)((12 - 9 * B - 6 * C) / 6), a2 = (float)((-18 + 12 * B + 6 * C) / 6),
+                    a0 = (float)((6 - 2 * B) / 6);
+        const float b3 = (float)((-B - 6 * C) / 6), b2 = (float)((6 * B + 30 * C) / 6),
+                    b1 = (float)((-12 * B - 48 * C) / 6), b0 = (float)((8 * B + 24 * C) / 6);
+        vf4 u, x;
+
+        /* taps at distances 1 + t, t, 1 - t, 2 - t */
+        x = t + 1.0f;
+        w[0] = ((b3 * x + b2) * x + b1) * x + b0;
+        x = t;
+        w[1] = (a3 * x + a2) * x * x + a0;
+        u = 1.0f - t;
+        w[2] = (a3 * u + a2) * u * u + a0;
+        x = 2.0f - t;
+        w[3] = ((b3 * x + b2) * x + b1) * x + b0;
+}
+
+/* Must match cr_init. */
+#define SEP_B 0.475
+#define SEP_C 0.2625
+
+int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t frame_h, long src_y0, size_t src_h,
+                              const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
+                              const float add[3], const float mul[3], float *const out[3], uint8_t *mask,
+                              float *const tmp[3])
+{
+        const double a = inv->m[0], b = inv->m[1], c0 = inv->m[2], d = inv->m[3], e = inv->m[4], f = inv->m[5];
+        const long band_lo = src_y0, band_hi = src_y0 + (long)src_h - 1;
+        const double ylo = fmax(1.0, (double)band_lo + 1), yhi = fmin((double)frame_h - 2, (double)band_hi - 2);
+        double p, q, r;
+        size_t v, yy, x, ch;
+
+        if (fabs(e) < 0.7 || src_w < 8 || src_h < 4)
+                return 0;
+        p = a - b * d / e;
+        q = b / e;
+        r = c0 - b * f / e;
+        if (fabs(q) > 0.25 || fabs(p - 1) > 0.1)
+                return 0;
+        /* pass 1: every band row, every output column */
+        for (v = 0; v < src_h; v++) {
+                const double off = q * (double)(band_lo + (long)v) + r;
+                const int maxx = (int)src_w - 3;
+
+                x = 0;
+                while (x < out_w) {
+                        double X0 = p * (double)x + off;
+                        long k = (long)floor(X0) - (long)x; /* column offset of tap 1 */
+                        size_t xe = out_w, n;
+
+                        /* the run of columns with the same offset: floor(X) - x' constant */
+                        if (fabs(p - 1) > 1e-12) {
+                                double fr = X0 - floor(X0);
+                                double len = p > 1 ? (1.0 - fr) / (p - 1) : fr / (1 - p);
+
+                                if (len < (double)(out_w - x))
+                                        xe = x + (size_t)len;
+                                if (xe <= x)
+                                        xe = x + 1;
+                        }
+                        /* keep all taps inside the row: clamp at the edges, one by one */
+                        n = xe - x;
+                        while (n > 0) {
+                                long ix = (long)x + k;
+                                size_t nin = 0;
+
+                                /* columns of this run whose taps are all inside the row */
+                                if (ix >= 1 && ix <= maxx)
+                                        nin = (size_t)(maxx - ix + 1) < n ? (size_t)(maxx - ix + 1) : n;
+                                if (nin >= 4) {
+                                        size_t keep = n;
+
+                                        n = nin;
+                                        /* vector run */
+                                        size_t i = 0;
+
+                                        for (; i + 4 <= n; i += 4) {
+                                                vf4 xv = { (float)(x + i), (float)(x + i + 1), (float)(x + i + 2),
+                                                           (float)(x + i + 3) };
+                                                vf4 X = (float)p * xv + (float)off;
+                                                vf4 base = xv + (float)k;
+                                                vf4 w[4];
+
+                                                bc_weights4(X - base, SEP_B, SEP_C, w);
+                                                for (ch = 0; ch < 3; ch++) {
+                                                        const float *s = src[ch] + v * src_w + (size_t)(ix + (long)i) - 1;
+                                                        vf4 t0, t1, t2, t3, acc;
+
+                                                        memcpy(&t0, s, sizeof t0);
+                                                        memcpy(&t1, s + 1, sizeof t1);
+                                                        memcpy(&t2, s + 2, sizeof t2);
+                                                        memcpy(&t3, s + 3, sizeof t3);
+                                                        acc = w[0] * t0 + w[1] * t1 + w[2] * t2 + w[3] * t3;
+                                                        memcpy(tmp[ch] + v * out_w + x + i, &acc, sizeof acc);
+                                                }
+                                        }
+                                        x += i;
+                                        n = keep - i;
+                                        continue;
+                                }
+                                {
+                                        /* one column, taps clamped into the row */
+                                        double X = p * (double)x + off;
+                                        long jx = (long)floor(X);
+                                        float t, w[4];
+                                        int tap;
+
+                                        if (jx < 1)
+                                                jx = 1;
+                                        if (jx > maxx)
+                                                jx = maxx;
+                                        t = (float)(X - (double)jx);
+                                        t = t < 0 ? 0 : t > 1 ? 1 : t;
+                                        {
+                                                vf4 tv = { t, t, t, t }, wv[4];
+
+                                                bc_weights4(tv, SEP_B, SEP_C, wv);
+                                                for (tap = 0; tap < 4; tap++)
+                                                        w[tap] = wv[tap][0];
+                                        }
+                                        for (ch = 0; ch < 3; ch++) {
+                                                const float *s = src[ch] + v * src_w + (size_t)jx - 1;
+
+                                                tmp[ch][v * out_w + x] = w[0] * s[0] + w[1] * s[1] + w[2] * s[2] + w[3] * s[3];
+                                        }
+                                        x++;
+                                        n--;
+                                }
+                        }
+                }
+        }
+        /* pass 2: each output row, columns in runs of the same source row */
+        for (yy = 0; yy < rows; yy++) {
+                double y = (double)(y0 + yy);
+                double xa = 0, xb = (double)out_w - 1;
+                uint8_t *mk = mask + yy * out_w;
+                size_t i0, i1;
+                const double vy = e * y + f; /* sy = d x' + vy */
+
+                /* coverage on the exact map, one pixel inside the 4x4 rule for the shear */
+                clip_interval(a, b * y + c0, 2.0, (double)src_w - 3.0, &xa, &xb);
+                clip_interval(d, vy, ylo, yhi, &xa, &xb);
+                if (xb < xa) {
+                        for (x = 0; x < out_w; x++)
+                                mk[x] = 0;
+                        for (ch = 0; ch < 3; ch++)
+                                for (x = 0; x < out_w; x++)
+                                        out[ch][yy * out_w + x] = 0;
+                        continue;
+                }
+                i0 = (size_t)ceil(xa - 1e-9);
+                i1 = (size_t)floor(xb + 1e-9) + 1;
+                if (i1 > out_w)
+                        i1 = out_w;
+                for (x = 0; x < out_w; x++)
+                        mk[x] = x >= i0 && x < i1;
+                for (ch = 0; ch < 3; ch++) {
+                        for (x = 0; x < i0; x++)
+                                out[ch][yy * out_w + x] = 0;
+                        for (x = i1; x < out_w; x++)
+                                out[ch][yy * out_w + x] = 0;
+                }
+                x = i0;
+                while (x < i1) {
+                        double V0 = d * (double)x + vy - (double)band_lo;
+                        long iv = (long)floor(V0);
+                        size_t xe = i1, i;
+
+                        if (fabs(d) > 1e-12) {
+                                double fr = V0 - floor(V0);
+                                double len = d > 0 ? (1.0 - fr) / d : fr / -d;
+
+                                if (len < (double)(i1 - x))
+                                        xe = x + (size_t)len;
+                                if (xe <= x)
+                                        xe = x + 1;
+                        }
+                        if (iv < 1)
+                                iv = 1;
+                        if (iv > (long)src_h - 3)
+                                iv = (long)src_h - 3;
+                        for (i = x; i + 4 <= xe; i += 4) {
+                                vf4 xv = { (float)i, (float)(i + 1), (float)(i + 2), (float)(i + 3) };
+                                vf4 V = (float)d * xv + (float)(vy - (double)band_lo);
+                                vf4 w[4];
+
+                                bc_weights4(V - (float)iv, SEP_B, SEP_C, w);
+                                for (ch = 0; ch < 3; ch++) {
+                                        const float *s = tmp[ch] + (size_t)(iv - 1) * out_w + i;
+                                        vf4 t0, t1, t2, t3, acc;
+
+                                        memcpy(&t0, s, sizeof t0);
+                                        memcpy(&t1, s + out_w, sizeof t1);
+                                        memcpy(&t2, s + 2 * out_w, sizeof t2);
+                                        memcpy(&t3, s + 3 * out_w, sizeof t3);
+                                        acc = ((w[0] * t0 + w[1] * t1 + w[2] * t2 + w[3] * t3) + add[ch]) * mul[ch];
+                                        memcpy(out[ch] + yy * out_w + i, &acc, sizeof acc);
+                                }
+                        }
+                        for (; i < xe; i++) {
+                                float t = (float)(d * (double)i + vy - (double)band_lo - (double)iv);
+                                vf4 tv = { t, t, t, t }, wv[4];
+
+                                bc_weights4(tv, SEP_B, SEP_C, wv);
+                                for (ch = 0; ch < 3; ch++) {
+                                        const float *s = tmp[ch] + (size_t)(iv - 1) * out_w + i;
+
+                                        out[ch][yy * out_w + i] = ((wv[0][0] * s[0] + wv[1][0] * s[out_w] +
+                                                                    wv[2][0] * s[2 * out_w] + wv[3][0] * s[3 * out_w]) +
+                                                                   add[ch]) * mul[ch];
+                                }
+                        }
+                        x = xe;
+                }
+        }
+        return 1;
+}

@@ -43,6 +43,7 @@ void cs_stack_params_default(struct cs_stack_params *p)
         p->hotpix = true;
         p->debayer_gradient = true;
         p->resample_bicubic = true;
+        p->resample_separable = true;
         p->weight_frames = true;
         p->hotpix_kappa = 6.0;
         p->hotpix_fraction = 0.5;
@@ -340,7 +341,7 @@ static void refine_on_master(struct run *rn, size_t ref)
 
 struct tbuf {
         uint16_t *raw;
-        float *band, *rgb;
+        float *band, *rgb, *tmp;
         size_t band_cap; /* rows */
         float *vals;     /* nused * 3 * block_rows * w */
         uint8_t *mask;   /* nused * block_rows * w */
@@ -356,10 +357,12 @@ static int grow_band(struct tbuf *t, size_t rows, size_t w)
         free(t->raw);
         free(t->band);
         free(t->rgb);
+        free(t->tmp);
         t->raw = cs_alloc_array(rows * w, sizeof *t->raw, 0);
         t->band = cs_alloc_array(rows * w, sizeof *t->band, 0);
         t->rgb = cs_alloc_array(3 * rows * w, sizeof *t->rgb, 0);
-        t->band_cap = t->raw && t->band && t->rgb ? rows : 0;
+        t->tmp = cs_alloc_array(3 * rows * w, sizeof *t->tmp, 0);
+        t->band_cap = t->raw && t->band && t->rgb && t->tmp ? rows : 0;
         return t->band_cap ? CS_OK : CS_ENOMEM;
 }
 
@@ -415,8 +418,13 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                         const float *src[3] = { t->rgb, t->rgb + nrows * w, t->rgb + 2 * nrows * w };
                         float *dst[3] = { vals, vals + plane, vals + 2 * plane };
 
-                        cs__resample_bicubic3(src, w, rn->h, blo, nrows, &f->inv, w, y0, rows, f->add, f->mul, dst,
-                                              mask);
+                        float *tmp[3] = { t->tmp, t->tmp + nrows * w, t->tmp + 2 * nrows * w };
+
+                        if (!rn->p->resample_separable ||
+                            !cs__resample_bicubic3_sep(src, w, rn->h, blo, nrows, &f->inv, w, y0, rows, f->add, f->mul,
+                                                       dst, mask, tmp))
+                                cs__resample_bicubic3(src, w, rn->h, blo, nrows, &f->inv, w, y0, rows, f->add, f->mul,
+                                                      dst, mask);
                 } else {
                         for (c = 0; c < 3; c++)
                                 cs__resample_bilinear(t->rgb + c * nrows * w, w, rn->h, blo, nrows, &f->inv, w, y0,
@@ -483,6 +491,7 @@ out:
         free(t.raw);
         free(t.band);
         free(t.rgb);
+        free(t.tmp);
         free(t.vals);
         free(t.mask);
         free(t.scratch);

@@ -32,6 +32,16 @@ void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame
                            const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                            const float add[3], const float mul[3], float *const out[3], uint8_t *mask);
 
+/* The same result in two 1-D passes (horizontal over the band's rows into
+ * tmp, 3 planes of src_h x out_w, then vertical), the 4x4 kernel sheared by
+ * the rotation: about twice as fast. Returns 0 (nothing done) when the map is
+ * not close enough to an upright one (|rotation| beyond ~14 deg, or near 180
+ * deg only when upright after a flip of both axes), 1 when done. */
+int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t frame_h, long src_y0, size_t src_h,
+                              const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
+                              const float add[3], const float mul[3], float *const out[3], uint8_t *mask,
+                              float *const tmp[3]);
+
 /* Source row range [*lo, *hi) an output block needs (clamped to the frame, with margin). */
 void cs__resample_rows(const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                        size_t frame_h, long margin, long *lo, long *hi);
