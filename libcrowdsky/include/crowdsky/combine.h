@@ -25,10 +25,11 @@ void cs_combine_params_default(struct cs_combine_params *p);
  * deviation is at most sqrt(N - 1) sigma); the first pass therefore takes
  * sigma from the interquartile range (a robust scale like the MAD, which a
  * lone outlier among five values cannot move), later passes from the
- * survivors' standard deviation. Up to 32 frames every pixel's values are
- * sorted (a sorting network run across 64 pixels at a time) and the median is
- * exact; beyond, the median and quartiles come from a sorted subset of 32
- * frames spread over the set and the later passes sum over all frames. With
+ * survivors' standard deviation. Up to 16 frames every pixel's values are
+ * kept sorted (a sorting network run across 64 pixels at a time); beyond, the
+ * median and quartiles come from the sorted values of (up to) 32 frames spread
+ * over the set -- exact up to 32 frames -- and the later passes sum over all
+ * frames. With
  * fewer than median_below values the median is returned. Pixels no frame
  * covers get 0. Vectorised (GCC vector types; AVX2 chosen at run time).
  *
@@ -44,7 +45,7 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
                            size_t npix, const struct cs_combine_params *p, const float *weights,
                            float *out, uint16_t *out_kept, float *scratch);
 
-/* Clipped mean of the n values in v (sorted in place), as above for up to 32
+/* Clipped mean of the n values in v (sorted in place), as above for up to 16
  * frames (the reference the block path is tested against). Returns the value;
  * *ret_kept (may be NULL) gets the number averaged. */
 float cs_combine_pixel(float *v, size_t n, const struct cs_combine_params *p, size_t *ret_kept);

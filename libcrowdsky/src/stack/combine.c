@@ -423,14 +423,29 @@ CS_AVX2 static void accumulate8(const float *const *planes, const uint8_t *const
         memcpy(sd, &b1, sizeof b1);
 }
 
+static inline int any_active(const int *a, int n)
+{
+        int k, r = 0;
+
+        for (k = 0; k < n; k++)
+                r |= a[k];
+        return r;
+}
+
 /* Many frames: sorting every pixel's n values would cost O(n log^2 n) per
- * pixel. Instead a robust start comes from a sorted subset of SUBSET frames
- * spread over the set (its median and interquartile sigma: no lone outlier
- * can move them), and the clipping then iterates over all n values with the
- * survivors' mean and standard deviation -- plain sums over frames,
- * vectorised across the pixels of a block. With n > SUBSET a single outlier
- * can no longer hide behind the standard deviation (it could only for n <= 10). */
+ * pixel. Instead a robust start comes from the sorted values of SUBSET frames
+ * spread over the set (all of them up to SUBSET: their median and
+ * interquartile sigma, which no lone outlier can move), and the clipping then
+ * iterates over all n values, centred on that median, with the survivors'
+ * standard deviation -- plain sums over frames, vectorised across the pixels
+ * of a block. With more than 16 frames a single outlier can no longer hide
+ * behind the standard deviation (it could only for n <= 10). */
 #define SUBSET 32
+/* Up to this many frames every value of a pixel is kept sorted (exact median
+ * and quartiles at every pass, the reference cs_combine_pixel follows); above,
+ * the pass-by-pass sums over frames are cheaper. Between the two limits the
+ * "subset" is all the frames, so the start is exact there too. */
+#define SORT_ALL_MAX 16
 
 static void clip_large(const float *const *planes, const uint8_t *const *masks, size_t n, size_t npix,
                        const struct cs_combine_params *p, const float *weights, float *out,
@@ -441,22 +456,24 @@ static void clip_large(const float *const *planes, const uint8_t *const *masks, 
         size_t sub[SUBSET], p0, f, i, k;
         uint32_t cs[CHUNK], prev[CHUNK];
         float ref[CHUNK], lo[CHUNK], hi[CHUNK], s0[CHUNK], s1[CHUNK], s2[CHUNK], w0[CHUNK], w1[CHUNK];
-        int done[CHUNK];
+        int done[CHUNK], active[CHUNK];
         const int use_avx2 = cpu_has_avx2();
 
-        if (net_build(&nt, SUBSET) < 0 || !(s = aligned_alloc(64, SUBSET * CHUNK * sizeof *s))) {
+        const size_t m = n < SUBSET ? n : SUBSET; /* all frames when there are few */
+
+        if (net_build(&nt, m) < 0 || !(s = aligned_alloc(64, SUBSET * CHUNK * sizeof *s))) {
                 for (i = 0; i < npix; i++)
                         out[i] = 0; /* out of memory for 8 KiB: nothing sensible left */
                 return;
         }
-        for (k = 0; k < SUBSET; k++)
-                sub[k] = k * n / SUBSET;
+        for (k = 0; k < m; k++)
+                sub[k] = k * n / m;
         for (p0 = 0; p0 < npix; p0 += CHUNK) {
                 size_t np = npix - p0 < CHUNK ? npix - p0 : CHUNK;
                 int it;
 
                 memset(cs, 0, sizeof cs);
-                for (k = 0; k < SUBSET; k++) {
+                for (k = 0; k < m; k++) {
                         float *row = s + k * CHUNK;
                         const float *src = planes[sub[k]] + p0;
                         const uint8_t *mk = masks ? masks[sub[k]] + p0 : NULL;
@@ -473,6 +490,7 @@ static void clip_large(const float *const *planes, const uint8_t *const *masks, 
                 run_net(&nt, s, use_avx2);
                 for (i = 0; i < CHUNK; i++) {
                         done[i] = i >= np;
+                        active[i] = 1;
                         ref[i] = 0;
                         lo[i] = INFINITY;
                         hi[i] = -INFINITY;
@@ -487,6 +505,7 @@ static void clip_large(const float *const *planes, const uint8_t *const *masks, 
                                 if (out_kept)
                                         out_kept[p0 + i] = (uint16_t)cs[i];
                                 done[i] = 1;
+                                active[i] = 0;
                                 continue;
                         }
                         med = quant(s + i, CHUNK, 0, cs[i] - 1, 0.5f);
@@ -504,16 +523,22 @@ static void clip_large(const float *const *planes, const uint8_t *const *masks, 
                 for (it = 0; it < p->max_iter; it++) {
                         int changed = 0;
 
+                        /* only groups with a pixel still moving are summed again: the
+                         * others' sums already belong to their final bounds */
                         i = 0;
                         if (use_avx2)
                                 for (; i + 8 <= np; i += 8)
-                                        accumulate8(planes, masks, n, p0 + i, ref + i, lo + i, hi + i, weights, s0 + i,
-                                                    s1 + i, s2 + i, w0 + i, w1 + i);
+                                        if (any_active(active + i, 8))
+                                                accumulate8(planes, masks, n, p0 + i, ref + i, lo + i, hi + i, weights,
+                                                            s0 + i, s1 + i, s2 + i, w0 + i, w1 + i);
                         for (; i + 4 <= np; i += 4)
-                                accumulate4(planes, masks, n, p0 + i, ref + i, lo + i, hi + i, weights, s0 + i, s1 + i,
-                                            s2 + i, w0 + i, w1 + i);
+                                if (any_active(active + i, 4))
+                                        accumulate4(planes, masks, n, p0 + i, ref + i, lo + i, hi + i, weights, s0 + i,
+                                                    s1 + i, s2 + i, w0 + i, w1 + i);
                         for (; i < np; i++) {
                                 /* the last few pixels of a row block, one by one */
+                                if (!active[i])
+                                        continue;
                                 s0[i] = s1[i] = s2[i] = w0[i] = w1[i] = 0;
                                 for (f = 0; f < n; f++) {
                                         float v = planes[f][p0 + i], d = v - ref[i];
@@ -530,21 +555,24 @@ static void clip_large(const float *const *planes, const uint8_t *const *masks, 
                                 }
                         }
                         for (i = 0; i < np; i++) {
-                                float m, var;
+                                float mean, var;
 
-                                if (done[i] || (uint32_t)s0[i] == prev[i])
+                                if (done[i] || (uint32_t)s0[i] == prev[i]) {
+                                        active[i] = 0;
                                         continue;
+                                }
                                 prev[i] = (uint32_t)s0[i];
                                 if (s0[i] < 2) {
                                         done[i] = 1; /* nothing survives: keep the subset median */
+                                        active[i] = 0;
                                         out[p0 + i] = ref[i];
                                         if (out_kept)
                                                 out_kept[p0 + i] = 0;
                                         continue;
                                 }
                                 changed = 1;
-                                m = s1[i] / s0[i];
-                                var = (s2[i] - s1[i] * m) / (s0[i] - 1);
+                                mean = s1[i] / s0[i];
+                                var = (s2[i] - s1[i] * mean) / (s0[i] - 1);
                                 if (var > 0) {
                                         /* centre on the median of the subset, as before
                                          * (robust); the scale is now the survivors' */
@@ -592,7 +620,7 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
                         memset(out_kept, 0, npix * sizeof *out_kept);
                 return;
         }
-        if (n > SUBSET) {
+        if (n > SORT_ALL_MAX) {
                 clip_large(planes, masks, n, npix, p, weights, out, out_kept);
                 return;
         }
