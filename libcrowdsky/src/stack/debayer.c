@@ -50,6 +50,22 @@ int cs_bayer_parse(const char *pattern, long xoff, long yoff, uint8_t ret_cfa[4]
         return CS_OK;
 }
 
+typedef float vf4 __attribute__((vector_size(16)));
+typedef int32_t vi4 __attribute__((vector_size(16)));
+
+static inline vf4 ld4(const float *p)
+{
+        vf4 v;
+
+        memcpy(&v, p, sizeof v);
+        return v;
+}
+
+static inline void st4(float *p, vf4 v)
+{
+        memcpy(p, &v, sizeof v);
+}
+
 /* Mirror an index into [0, n) keeping its parity (x = -1 -> 1, n -> n - 2). */
 static inline size_t mirror(long i, size_t n)
 {
@@ -73,7 +89,23 @@ static void row_helpers(const float *u2, const float *up, const float *row, cons
 {
         size_t x;
 
-        for (x = 2; x + 2 < w; x++) {
+        x = 2;
+        for (; x + 2 + 4 <= w; x += 4) {
+                vf4 l = ld4(row + x - 1), r = ld4(row + x + 1), u = ld4(up + x), d = ld4(dn + x);
+                vf4 v;
+
+                v = 0.5f * (l + r);
+                st4(hz + x, v);
+                v = 0.5f * (u + d);
+                st4(vt + x, v);
+                v = 0.25f * (l + r + u + d);
+                st4(cross + x, v);
+                v = 0.25f * (ld4(up + x - 1) + ld4(up + x + 1) + ld4(dn + x - 1) + ld4(dn + x + 1));
+                st4(diag + x, v);
+                st4(sh + x, ld4(row + x - 2) + ld4(row + x + 2));
+                st4(sv + x, ld4(u2 + x) + ld4(d2 + x));
+        }
+        for (; x + 2 < w; x++) {
                 float l = row[x - 1], r = row[x + 1], u = up[x], d = dn[x];
 
                 hz[x] = 0.5f * (l + r);
@@ -112,12 +144,13 @@ void cs_debayer_bilinear(const float *raw, size_t w, size_t h, const uint8_t cfa
 void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
                 float *g, float *b)
 {
-        float *tmp = cs_xmalloc(6 * w * sizeof *tmp);
+        float *tmp = cs_xmalloc(10 * w * sizeof *tmp);
         float *hz = tmp, *vt = tmp + w, *cross = tmp + 2 * w, *diag = tmp + 3 * w, *sh = tmp + 4 * w,
-              *sv = tmp + 5 * w;
+              *sv = tmp + 5 * w, *ca = tmp + 6 * w, *cb = tmp + 7 * w, *cg = tmp + 8 * w, *cd = tmp + 9 * w;
         /* the gradient correction needs 2 px on each side of the mirror */
         const float kg = gradient && w >= 3 && h >= 3 ? 1.0f : 0.0f;
         size_t y, x, par;
+        int pl;
 
         for (y = 0; y < h; y++) {
                 const float *row = raw + y * w;
@@ -127,36 +160,53 @@ void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool
                 float *out[3] = { r + y * w, g + y * w, b + y * w };
 
                 row_helpers(u2, up, row, dn, d2, w, hz, vt, cross, diag, sh, sv);
-                for (par = 0; par < 2; par++) {
-                        int own = cfa[(y & 1) * 2 + par];
-                        int hcol = cfa[(y & 1) * 2 + (par ^ 1)];   /* colour left/right */
-                        int vcol = cfa[((y & 1) ^ 1) * 2 + par];   /* colour above/below */
-                        float *po = out[own];
+                /* Malvar, He and Cutler (2004): bilinear plus a share of the
+                 * pixel's own-colour Laplacian, which follows edges and star
+                 * profiles the missing colours share. Every candidate is
+                 * computed for every x (contiguous, vectorised), then each
+                 * plane takes, by the parity of x, the one that applies. */
+                for (x = 0; x + 4 <= w; x += 4) {
+                        vf4 c = ld4(row + x), shv = ld4(sh + x), svv = ld4(sv + x), d4 = 4.0f * ld4(diag + x);
 
-                        for (x = par; x < w; x += 2)
-                                po[x] = row[x];
-                        /* Malvar, He and Cutler (2004): bilinear plus a share of the
-                         * pixel's own-colour Laplacian, which follows edges and
-                         * star profiles the missing colours share */
-                        if (own == 1) {
-                                float *ph = out[hcol], *pv = out[vcol];
+                        st4(ca + x, ld4(hz + x) + kg * 0.125f * (5.0f * c - shv - d4 + 0.5f * svv));
+                        st4(cb + x, ld4(vt + x) + kg * 0.125f * (5.0f * c - svv - d4 + 0.5f * shv));
+                        st4(cg + x, ld4(cross + x) + kg * 0.125f * (4.0f * c - shv - svv));
+                        st4(cd + x, ld4(diag + x) + kg * 0.125f * (6.0f * c - 1.5f * (shv + svv)));
+                }
+                for (; x < w; x++) {
+                        float c = row[x], d4 = 4.0f * diag[x];
 
-                                for (x = par; x < w; x += 2) {
-                                        float c = row[x], d4 = 4.0f * diag[x];
+                        ca[x] = hz[x] + kg * 0.125f * (5.0f * c - sh[x] - d4 + 0.5f * sv[x]);
+                        cb[x] = vt[x] + kg * 0.125f * (5.0f * c - sv[x] - d4 + 0.5f * sh[x]);
+                        cg[x] = cross[x] + kg * 0.125f * (4.0f * c - sh[x] - sv[x]);
+                        cd[x] = diag[x] + kg * 0.125f * (6.0f * c - 1.5f * (sh[x] + sv[x]));
+                }
+                for (pl = 0; pl < 3; pl++) {
+                        const float *sel[2];
+                        float *o = out[pl];
 
-                                        ph[x] = hz[x] + kg * 0.125f * (5.0f * c - sh[x] - d4 + 0.5f * sv[x]);
-                                        pv[x] = vt[x] + kg * 0.125f * (5.0f * c - sv[x] - d4 + 0.5f * sh[x]);
-                                }
-                        } else {
-                                float *pg = out[1], *pd = out[2 - own];
+                        for (par = 0; par < 2; par++) {
+                                int own = cfa[(y & 1) * 2 + par];
+                                int hcol = cfa[(y & 1) * 2 + (par ^ 1)]; /* colour left/right */
 
-                                for (x = par; x < w; x += 2) {
-                                        float c = row[x];
+                                if (own == pl)
+                                        sel[par] = row;
+                                else if (own == 1)
+                                        sel[par] = pl == hcol ? ca : cb;
+                                else
+                                        sel[par] = pl == 1 ? cg : cd;
+                        }
+                        {
+                                const vi4 even = { -1, 0, -1, 0 };
 
-                                        pg[x] = cross[x] + kg * 0.125f * (4.0f * c - sh[x] - sv[x]);
-                                        pd[x] = diag[x] + kg * 0.125f * (6.0f * c - 1.5f * (sh[x] + sv[x]));
+                                for (x = 0; x + 4 <= w; x += 4) {
+                                        vi4 e = (vi4)ld4(sel[0] + x), od = (vi4)ld4(sel[1] + x);
+
+                                        st4(o + x, (vf4)((e & even) | (od & ~even)));
                                 }
                         }
+                        for (; x < w; x++)
+                                o[x] = sel[x & 1][x];
                 }
         }
         free(tmp);

@@ -307,47 +307,61 @@ int cs_detect_stars(const uint16_t *raw, size_t w, size_t h, const struct cs_det
                                 y0 = bh - t;
                         tile_stats(img, bw, x0, y0, t, t, buf, &tmed[j * gx + i], &tsig[j * gx + i]);
                 }
-        /* background map: bilinear between tile centres */
-        for (j = 0; j < bh; j++) {
-                double fy = ((double)j + 0.5) / (double)t - 0.5;
-                long ty = (long)floor(fy);
-                double ay;
-                size_t ty0, ty1;
+        /* background map: bilinear between tile centres; the column weights
+         * are the same on every row, the row weights the same along a row */
+        {
+                size_t *cx0 = cs_alloc_array(bw, sizeof *cx0, 0);
+                float *cax = cs_alloc_array(bw, sizeof *cax, 0), *rowt = cs_alloc_array(gx, sizeof *rowt, 0);
 
-                if (ty < 0) {
-                        ty = 0;
-                        fy = 0;
+                if (!cx0 || !cax || !rowt) {
+                        free(cx0);
+                        free(cax);
+                        free(rowt);
+                        r = cs_err_set(err, CS_ENOMEM, "out of memory for the background map");
+                        goto out;
                 }
-                if ((size_t)ty >= gy - 1) {
-                        ty = (long)gy - 1;
-                        fy = (double)ty;
-                }
-                ay = fy - (double)ty;
-                ty0 = (size_t)ty;
-                ty1 = ty0 + 1 < gy ? ty0 + 1 : ty0;
                 for (i = 0; i < bw; i++) {
                         double fx = ((double)i + 0.5) / (double)t - 0.5;
-                        long tx = (long)floor(fx);
-                        double ax;
-                        size_t tx0, tx1;
 
-                        if (tx < 0) {
-                                tx = 0;
+                        if (fx < 0)
                                 fx = 0;
-                        }
-                        if ((size_t)tx >= gx - 1) {
-                                tx = (long)gx - 1;
-                                fx = (double)tx;
-                        }
-                        ax = fx - (double)tx;
-                        tx0 = (size_t)tx;
-                        tx1 = tx0 + 1 < gx ? tx0 + 1 : tx0;
-                        bgmap[j * bw + i] = (float)((1 - ay) * ((1 - ax) * tmed[ty0 * gx + tx0] + ax * tmed[ty0 * gx + tx1]) +
-                                                    ay * ((1 - ax) * tmed[ty1 * gx + tx0] + ax * tmed[ty1 * gx + tx1]));
+                        if (fx > (double)(gx - 1))
+                                fx = (double)(gx - 1);
+                        cx0[i] = (size_t)fx;
+                        if (cx0[i] + 1 >= gx)
+                                cx0[i] = gx >= 2 ? gx - 2 : 0;
+                        cax[i] = gx >= 2 ? (float)(fx - (double)cx0[i]) : 0.0f;
                 }
+                for (j = 0; j < bh; j++) {
+                        double fy = ((double)j + 0.5) / (double)t - 0.5;
+                        size_t ty0, ty1;
+                        float ay;
+                        float *brow = bgmap + j * bw, *irow = img + j * bw;
+
+                        if (fy < 0)
+                                fy = 0;
+                        if (fy > (double)(gy - 1))
+                                fy = (double)(gy - 1);
+                        ty0 = (size_t)fy;
+                        ty1 = ty0 + 1 < gy ? ty0 + 1 : ty0;
+                        ay = (float)(fy - (double)ty0);
+                        for (i = 0; i < gx; i++)
+                                rowt[i] = (1 - ay) * tmed[ty0 * gx + i] + ay * tmed[ty1 * gx + i];
+                        if (gx == 1) {
+                                for (i = 0; i < bw; i++)
+                                        brow[i] = rowt[0];
+                        } else {
+                                for (i = 0; i < bw; i++)
+                                        brow[i] = (1 - cax[i]) * rowt[cx0[i]] + cax[i] * rowt[cx0[i] + 1];
+                        }
+                        for (i = 0; i < bw; i++)
+                                irow[i] -= brow[i];
+                }
+                free(cx0);
+                free(cax);
+                free(rowt);
         }
-        for (k = 0; k < bw * bh; k++)
-                img[k] -= bgmap[k];
+
         /* local maxima above threshold that are not lone pixels */
         capcand = 4 * (p->max_stars > 0 ? p->max_stars : 1) + 64;
         cand = cs_alloc_array(capcand, sizeof *cand, 0);
