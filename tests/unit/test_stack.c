@@ -435,6 +435,26 @@ CS_TEST(failure_modes)
                 }
                 CS_ASSERT_EQ(cs_stack_run(&p, fl, 3, &res, &e), CS_ENOTFOUND);
                 CS_ASSERT(strstr(e.msg, "no frame could be registered") != NULL);
+                /* mixed Bayer patterns: the same size, another pattern */
+                snprintf(flat, sizeof flat, "!%s/rggb.fit", tmpdir);
+                CS_ASSERT(fits_create_file(&ff, flat, &st) == 0);
+                fits_create_img(ff, USHORT_IMG, 2, ax, &st);
+                fits_write_key(ff, TSTRING, "BAYERPAT", "RGGB", NULL, &st);
+                fits_write_img(ff, TUSHORT, 1, 256 * 192, pix, &st);
+                fits_close_file(ff, &st);
+                CS_ASSERT_EQ(st, 0);
+                fl[1] = flat + 1;
+                CS_ASSERT_EQ(cs_stack_run(&p, fl, 2, &res, &e), CS_EINVAL);
+                CS_ASSERT(strstr(e.msg, "Bayer pattern") != NULL);
+                /* no Bayer pattern at all */
+                snprintf(flat, sizeof flat, "!%s/mono.fit", tmpdir);
+                CS_ASSERT(fits_create_file(&ff, flat, &st) == 0);
+                fits_create_img(ff, USHORT_IMG, 2, ax, &st);
+                fits_write_img(ff, TUSHORT, 1, 256 * 192, pix, &st);
+                fits_close_file(ff, &st);
+                CS_ASSERT_EQ(st, 0);
+                CS_ASSERT_EQ(cs_stack_run(&p, fl, 2, &res, &e), CS_EFITS);
+                CS_ASSERT(strstr(e.msg, "BAYERPAT") != NULL);
                 free(pix);
         }
         /* cancel before anything happens */
