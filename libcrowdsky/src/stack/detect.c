@@ -401,7 +401,9 @@ int cs_detect_stars(const uint16_t *raw, size_t w, size_t h, const struct cs_det
                 r = cs_err_set(err, CS_ENOMEM, "out of memory for stars");
                 goto out;
         }
-        for (k = 0; k < ncand; k++) {
+        /* brightest candidates first: enough refined stars (a margin for the
+         * blends removed below) and the fainter rest need no refining */
+        for (k = 0; k < ncand && nstars < p->max_stars + p->max_stars / 4 + 16; k++) {
                 size_t ti = cand[k].i / t, tj = cand[k].j / t;
                 float bg = bgmap[cand[k].j * bw + cand[k].i];
                 struct cs_star s;
