@@ -402,6 +402,91 @@ static inline void bc_weights4(vf4 t, const double B, const double C, vf4 w[4])
 #define SEP_B 0.475
 #define SEP_C 0.2625
 
+#if defined(__x86_64__) || defined(__i386__)
+/* The two passes' vector loops on 8 floats, for CPUs with AVX2. */
+typedef float vf8s __attribute__((vector_size(32)));
+
+__attribute__((target("avx2"))) static inline void bc_weights8(vf8s t, vf8s w[4])
+{
+        const float a3 = (float)((12 - 9 * SEP_B - 6 * SEP_C) / 6), a2 = (float)((-18 + 12 * SEP_B + 6 * SEP_C) / 6),
+                    a0 = (float)((6 - 2 * SEP_B) / 6);
+        const float b3 = (float)((-SEP_B - 6 * SEP_C) / 6), b2 = (float)((6 * SEP_B + 30 * SEP_C) / 6),
+                    b1 = (float)((-12 * SEP_B - 48 * SEP_C) / 6), b0 = (float)((8 * SEP_B + 24 * SEP_C) / 6);
+        vf8s x;
+
+        x = t + 1.0f;
+        w[0] = ((b3 * x + b2) * x + b1) * x + b0;
+        x = t;
+        w[1] = (a3 * x + a2) * x * x + a0;
+        x = 1.0f - t;
+        w[2] = (a3 * x + a2) * x * x + a0;
+        x = 2.0f - t;
+        w[3] = ((b3 * x + b2) * x + b1) * x + b0;
+}
+
+/* Pass 1 over columns x .. x + n - 1 of source row offset `row` (taps from
+ * column ix - 1 on); returns how many columns it did (a multiple of 8). */
+__attribute__((target("avx2"))) static size_t pass1_avx2(const float *const src[3], size_t row, long ix, size_t x,
+                                                         size_t n, float p, float off, float k, float *const tmp[3],
+                                                         size_t trow)
+{
+        size_t i;
+        int ch;
+
+        for (i = 0; i + 8 <= n; i += 8) {
+                const float x0 = (float)(x + i);
+                const vf8s xv = { x0, x0 + 1, x0 + 2, x0 + 3, x0 + 4, x0 + 5, x0 + 6, x0 + 7 };
+                vf8s w[4];
+
+                bc_weights8((p * xv + off) - (xv + k), w);
+                for (ch = 0; ch < 3; ch++) {
+                        const float *sp = src[ch] + row + (size_t)(ix + (long)i) - 1;
+                        vf8s t0, t1, t2, t3, acc;
+
+                        memcpy(&t0, sp, sizeof t0);
+                        memcpy(&t1, sp + 1, sizeof t1);
+                        memcpy(&t2, sp + 2, sizeof t2);
+                        memcpy(&t3, sp + 3, sizeof t3);
+                        acc = w[0] * t0 + w[1] * t1 + w[2] * t2 + w[3] * t3;
+                        memcpy(tmp[ch] + trow + x + i, &acc, sizeof acc);
+                }
+        }
+        return i;
+}
+
+/* Pass 2 over output columns i .. xe - 1 of one output row; returns the first
+ * column it did not do. */
+__attribute__((target("avx2"))) static size_t pass2_avx2(const float *const tmp[3], size_t out_w, long iv, size_t i,
+                                                         size_t xe, float d, float vyb, const float add[3],
+                                                         const float mul[3], float *const out[3], size_t orow)
+{
+        int ch;
+
+        for (; i + 8 <= xe; i += 8) {
+                const float x0 = (float)i;
+                const vf8s xv = { x0, x0 + 1, x0 + 2, x0 + 3, x0 + 4, x0 + 5, x0 + 6, x0 + 7 };
+                vf8s w[4];
+
+                bc_weights8((d * xv + vyb) - (float)iv, w);
+                for (ch = 0; ch < 3; ch++) {
+                        const float *sp = tmp[ch] + (size_t)(iv - 1) * out_w + i;
+                        vf8s t0, t1, t2, t3, acc;
+
+                        memcpy(&t0, sp, sizeof t0);
+                        memcpy(&t1, sp + out_w, sizeof t1);
+                        memcpy(&t2, sp + 2 * out_w, sizeof t2);
+                        memcpy(&t3, sp + 3 * out_w, sizeof t3);
+                        acc = ((w[0] * t0 + w[1] * t1 + w[2] * t2 + w[3] * t3) + add[ch]) * mul[ch];
+                        memcpy(out[ch] + orow + i, &acc, sizeof acc);
+                }
+        }
+        return i;
+}
+#define HAVE_SEP_AVX2 1
+#else
+#define HAVE_SEP_AVX2 0
+#endif
+
 int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t frame_h, long src_y0, size_t src_h,
                               const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                               const float add[3], const float mul[3], float *const out[3], uint8_t *mask,
@@ -412,6 +497,7 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
         const double ylo = fmax(1.0, (double)band_lo + 1), yhi = fmin((double)frame_h - 2, (double)band_hi - 2);
         double p, q, r;
         size_t v, yy, x, ch;
+        const int use_avx2 = have_avx2();
 
         if (fabs(e) < 0.7 || src_w < 8 || src_h < 4)
                 return 0;
@@ -457,6 +543,11 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
                                         /* vector run */
                                         size_t i = 0;
 
+#if HAVE_SEP_AVX2
+                                        if (use_avx2)
+                                                i = pass1_avx2(src, v * src_w, ix, x, n, (float)p, (float)off, (float)k, tmp,
+                                                               v * out_w);
+#endif
                                         for (; i + 4 <= n; i += 4) {
                                                 vf4 xv = { (float)(x + i), (float)(x + i + 1), (float)(x + i + 2),
                                                            (float)(x + i + 3) };
@@ -562,7 +653,13 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
                                 iv = 1;
                         if (iv > (long)src_h - 3)
                                 iv = (long)src_h - 3;
-                        for (i = x; i + 4 <= xe; i += 4) {
+                        i = x;
+#if HAVE_SEP_AVX2
+                        if (use_avx2)
+                                i = pass2_avx2((const float *const *)tmp, out_w, iv, i, xe, (float)d,
+                                               (float)(vy - (double)band_lo), add, mul, out, yy * out_w);
+#endif
+                        for (; i + 4 <= xe; i += 4) {
                                 vf4 xv = { (float)i, (float)(i + 1), (float)(i + 2), (float)(i + 3) };
                                 vf4 V = (float)d * xv + (float)(vy - (double)band_lo);
                                 vf4 w[4];
