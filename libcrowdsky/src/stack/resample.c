@@ -296,8 +296,11 @@ void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame
                 i1 = (size_t)floor(xb + 1e-9) + 1;
                 if (i1 > out_w)
                         i1 = out_w;
-                for (x = 0; x < out_w; x++)
-                        mk[x] = x >= i0 && x < i1;
+                if (i1 < i0)
+                        i1 = i0;
+                memset(mk, 0, i0);
+                memset(mk + i0, 1, i1 - i0);
+                memset(mk + i1, 0, out_w - i1);
                 for (c = 0; c < 3; c++) {
                         for (x = 0; x < i0; x++)
                                 out[c][yy * out_w + x] = 0;
@@ -626,8 +629,11 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
                 i1 = (size_t)floor(xb + 1e-9) + 1;
                 if (i1 > out_w)
                         i1 = out_w;
-                for (x = 0; x < out_w; x++)
-                        mk[x] = x >= i0 && x < i1;
+                if (i1 < i0)
+                        i1 = i0;
+                memset(mk, 0, i0);
+                memset(mk + i0, 1, i1 - i0);
+                memset(mk + i1, 0, out_w - i1);
                 for (ch = 0; ch < 3; ch++) {
                         for (x = 0; x < i0; x++)
                                 out[ch][yy * out_w + x] = 0;
