@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "crowdsky/stack.h"
+#include "stack/stack_int.h"
 
 void cs_hotpix_scan(const uint16_t *raw, size_t w, size_t h, const uint8_t cfa[4],
                     const struct cs_frame_stats *stats, double kappa, uint16_t *counts)
@@ -71,35 +72,44 @@ static void sort_small(uint16_t *v, size_t n)
         }
 }
 
-void cs_hotpix_mend(uint16_t *raw, size_t w, size_t h, const uint8_t *mask)
+/* Mends one pixel (x, y) of the band from its unmasked same-colour neighbours. */
+static void mend_one(uint16_t *raw, size_t w, size_t h, const uint8_t *mask, size_t x, size_t y)
 {
         static const int dx[8] = { -2, 2, 0, 0, -2, 2, -2, 2 };
         static const int dy[8] = { 0, 0, -2, 2, -2, -2, 2, 2 };
-        size_t x, y;
+        uint16_t v[8];
+        size_t n = 0;
         int k;
 
-        for (y = 0; y < h; y++) {
-                const uint8_t *mrow = mask + y * w;
+        for (k = 0; k < 8; k++) {
+                long xx = (long)x + dx[k], yy = (long)y + dy[k];
 
-                for (x = 0; x < w; x++) {
-                        uint16_t v[8];
-                        size_t n = 0;
-
-                        if (!mrow[x])
-                                continue;
-                        for (k = 0; k < 8; k++) {
-                                long xx = (long)x + dx[k], yy = (long)y + dy[k];
-
-                                if (xx < 0 || yy < 0 || xx >= (long)w || yy >= (long)h)
-                                        continue;
-                                if (mask[(size_t)yy * w + (size_t)xx])
-                                        continue;
-                                v[n++] = raw[(size_t)yy * w + (size_t)xx];
-                        }
-                        if (n == 0)
-                                continue;
-                        sort_small(v, n);
-                        raw[y * w + x] = n & 1 ? v[n / 2] : (uint16_t)((v[n / 2 - 1] + v[n / 2] + 1) / 2);
-                }
+                if (xx < 0 || yy < 0 || xx >= (long)w || yy >= (long)h)
+                        continue;
+                if (mask[(size_t)yy * w + (size_t)xx])
+                        continue;
+                v[n++] = raw[(size_t)yy * w + (size_t)xx];
         }
+        if (n == 0)
+                return;
+        sort_small(v, n);
+        raw[y * w + x] = n & 1 ? v[n / 2] : (uint16_t)((v[n / 2 - 1] + v[n / 2] + 1) / 2);
+}
+
+void cs__hotpix_mend_list(uint16_t *raw, size_t w, size_t h, const uint8_t *mask, const size_t *idx, size_t n)
+{
+        size_t k;
+
+        for (k = 0; k < n; k++)
+                mend_one(raw, w, h, mask, idx[k] % w, idx[k] / w);
+}
+
+void cs_hotpix_mend(uint16_t *raw, size_t w, size_t h, const uint8_t *mask)
+{
+        size_t x, y;
+
+        for (y = 0; y < h; y++)
+                for (x = 0; x < w; x++)
+                        if (mask[y * w + x])
+                                mend_one(raw, w, h, mask, x, y);
 }

@@ -72,6 +72,8 @@ struct run {
         int threads;
         uint16_t *counts;       /* hot-pixel outlier counts (merged) */
         uint8_t *hotmask;
+        size_t *hotidx;         /* indices of the hot pixels, ascending */
+        size_t nhot;
         size_t hot_stride;      /* scan every hot_stride-th frame for hot pixels */
         size_t hot_scanned;     /* how many frames that is */
         size_t *used;           /* indices of the frames to stack */
@@ -348,6 +350,7 @@ struct tbuf {
         float *scratch;
         const float **planes;
         const uint8_t **masks;
+        size_t *hotrel;  /* hot pixel indices relative to a band */
 };
 
 static int grow_band(struct tbuf *t, size_t rows, size_t w)
@@ -364,6 +367,22 @@ static int grow_band(struct tbuf *t, size_t rows, size_t w)
         t->tmp = cs_alloc_array(3 * rows * w, sizeof *t->tmp, 0);
         t->band_cap = t->raw && t->band && t->rgb && t->tmp ? rows : 0;
         return t->band_cap ? CS_OK : CS_ENOMEM;
+}
+
+/* First position in the ascending a[0..n-1] with a value >= v. */
+static size_t lower_bound(const size_t *a, size_t n, size_t v)
+{
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (a[mid] < v)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
 }
 
 static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], struct cs_err *e)
@@ -402,8 +421,15 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                 pthread_mutex_unlock(&f->lock);
                 if (r < 0)
                         return r;
-                if (rn->hotmask)
-                        cs_hotpix_mend(t->raw, w, nrows, rn->hotmask + (size_t)blo * w);
+                if (rn->nhot > 0) {
+                        /* the hot pixels inside this band: a range of the sorted list */
+                        size_t first = lower_bound(rn->hotidx, rn->nhot, (size_t)blo * w);
+                        size_t last = lower_bound(rn->hotidx, rn->nhot, (size_t)bhi * w), q;
+
+                        for (q = first; q < last; q++)
+                                t->hotrel[q - first] = rn->hotidx[q] - (size_t)blo * w;
+                        cs__hotpix_mend_list(t->raw, w, nrows, rn->hotmask + (size_t)blo * w, t->hotrel, last - first);
+                }
                 for (i = 0; i < nrows * w; i++)
                         t->band[i] = t->raw[i];
                 cpu[0] += cs__thread_cpu() - t0;
@@ -457,7 +483,8 @@ static void *pass2_thread(void *arg)
         t.scratch = cs_alloc_array(2 * rn->nused + 2, sizeof(float), 0);
         t.planes = cs_alloc_array(rn->nused, sizeof *t.planes, 0);
         t.masks = cs_alloc_array(rn->nused, sizeof *t.masks, 0);
-        if (!t.vals || !t.mask || !t.scratch || !t.planes || !t.masks) {
+        t.hotrel = cs_alloc_array(rn->nhot + 1, sizeof *t.hotrel, 0);
+        if (!t.vals || !t.mask || !t.scratch || !t.planes || !t.masks || !t.hotrel) {
                 cs_err_set(&e, CS_ENOMEM, "out of memory for row blocks");
                 set_error(rn, &e);
                 goto out;
@@ -497,6 +524,7 @@ out:
         free(t.scratch);
         free(t.planes);
         free(t.masks);
+        free(t.hotrel);
         return NULL;
 }
 
@@ -664,6 +692,14 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
                 }
                 nhot = cs_hotpix_mask(rn.counts, rn.w * rn.h, minc, rn.hotmask);
                 CS_FREE(rn.counts);
+                rn.hotidx = cs_alloc_array(nhot + 1, sizeof *rn.hotidx, 0);
+                if (!rn.hotidx) {
+                        r = cs_err_set(err, CS_ENOMEM, "out of memory for the hot-pixel list");
+                        goto out;
+                }
+                for (i = 0; i < rn.w * rn.h; i++)
+                        if (rn.hotmask[i])
+                                rn.hotidx[rn.nhot++] = i;
                 /* a star sitting on a hot pixel is the hot pixel */
                 for (i = 0; i < n; i++) {
                         struct frame *f = &rn.fr[i];
@@ -910,6 +946,7 @@ out:
         free(rn.fr);
         free(rn.counts);
         free(rn.hotmask);
+        free(rn.hotidx);
         free(rn.used);
         free(rn.weights);
         pthread_mutex_destroy(&rn.lock);

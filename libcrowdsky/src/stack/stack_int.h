@@ -46,6 +46,10 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
 void cs__resample_rows(const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                        size_t frame_h, long margin, long *lo, long *hi);
 
+/* Mends the pixels idx[0..n-1] (indices into the w x h band, ascending)
+ * like cs_hotpix_mend, without scanning the whole mask. */
+void cs__hotpix_mend_list(uint16_t *raw, size_t w, size_t h, const uint8_t *mask, const size_t *idx, size_t n);
+
 /* ---- frame files (frameio.c) ---- */
 #include <fitsio.h>
 
