@@ -74,6 +74,8 @@ struct run {
         uint8_t *hotmask;
         size_t *hotidx;         /* indices of the hot pixels, ascending */
         size_t nhot;
+        const struct cs_star *master; /* averaged reference star list (refine_on_master) */
+        size_t nmaster;
         size_t hot_stride;      /* scan every hot_stride-th frame for hot pixels */
         size_t hot_scanned;     /* how many frames that is */
         size_t *used;           /* indices of the frames to stack */
@@ -250,6 +252,37 @@ static void *align_thread(void *arg)
         return NULL;
 }
 
+static void *refit_thread(void *arg)
+{
+        struct run *rn = arg;
+
+        openblas_set_num_threads(1);
+        for (;;) {
+                size_t i = atomic_fetch_add(&rn->next, 1);
+                struct cs_stack_frame *sf;
+                struct cs_match_result mr;
+
+                if (i >= rn->n)
+                        break;
+                sf = &rn->res->frames[i];
+                if (!sf->registered)
+                        continue;
+                if (cs_align_refine(rn->fr[i].stars, rn->fr[i].nstars, rn->master, rn->nmaster, &rn->p->match,
+                                    &sf->reg.xf, sf->reg.mirror, &mr, NULL) == CS_OK)
+                        sf->reg = mr;
+        }
+        return NULL;
+}
+
+/* Orders indices of a star list by x (qsort_r context: the list). */
+static int cmp_master_x(const void *a, const void *b, void *ctx)
+{
+        const struct cs_star *m = ctx;
+        double x = m[*(const size_t *)a].x, y = m[*(const size_t *)b].x;
+
+        return (x > y) - (x < y);
+}
+
 /* Star positions of the reference are as noisy as anyone's, and every frame
  * inherits their errors. Averaging each reference star over all registered
  * frames (mapped into the reference geometry) gives a master list about
@@ -261,12 +294,13 @@ static void refine_on_master(struct run *rn, size_t ref)
         size_t nr = R->nstars, i, j, k;
         struct cs_star *master;
         double *ax, *ay, *aw;
-        size_t *cnt;
+        size_t *cnt, *order;
         int round;
 
         if (nr < 3 || rn->n < 3)
                 return;
         master = cs_xmalloc(nr * sizeof *master);
+        order = cs_xmalloc(nr * sizeof *order);
         ax = cs_xmalloc(nr * sizeof *ax);
         ay = cs_xmalloc(nr * sizeof *ay);
         aw = cs_xmalloc(nr * sizeof *aw);
@@ -274,6 +308,11 @@ static void refine_on_master(struct run *rn, size_t ref)
         memcpy(master, R->stars, nr * sizeof *master);
         for (round = 0; round < 2; round++) {
                 size_t nreg = 0;
+
+                /* index of the master list by x (positions move between rounds) */
+                for (j = 0; j < nr; j++)
+                        order[j] = j;
+                qsort_r(order, nr, sizeof *order, cmp_master_x, master);
 
                 for (j = 0; j < nr; j++) {
                         ax[j] = ay[j] = aw[j] = 0;
@@ -290,9 +329,20 @@ static void refine_on_master(struct run *rn, size_t ref)
                         for (k = 0; k < f->nstars; k++) {
                                 double x, y, bd = lim * lim, w;
                                 long bj = -1;
+                                size_t lo = 0, hi = nr, q;
 
                                 cs_xform_apply(&sf->reg.xf, f->stars[k].x, f->stars[k].y, &x, &y);
-                                for (j = 0; j < nr; j++) {
+                                /* master stars sorted by x: only the window x +- lim */
+                                while (lo < hi) {
+                                        size_t mid = lo + (hi - lo) / 2;
+
+                                        if (master[order[mid]].x < x - lim)
+                                                lo = mid + 1;
+                                        else
+                                                hi = mid;
+                                }
+                                for (q = lo; q < nr && master[order[q]].x <= x + lim; q++) {
+                                        j = order[q];
                                         double d2 = (master[j].x - x) * (master[j].x - x) +
                                                     (master[j].y - y) * (master[j].y - y);
 
@@ -320,19 +370,15 @@ static void refine_on_master(struct run *rn, size_t ref)
                         master[j].y = ay[j] / aw[j];
                         master[j].err = 1.0 / sqrt(aw[j]);
                 }
-                for (i = 0; i < rn->n; i++) {
-                        struct cs_stack_frame *sf = &rn->res->frames[i];
-                        const struct frame *f = &rn->fr[i];
-                        struct cs_match_result mr;
-
-                        if (!sf->registered)
-                                continue;
-                        if (cs_align_refine(f->stars, f->nstars, master, nr, &rn->p->match, &sf->reg.xf, sf->reg.mirror,
-                                            &mr, NULL) == CS_OK)
-                                sf->reg = mr;
-                }
+                /* refit every frame to it, over the threads */
+                rn->master = master;
+                rn->nmaster = nr;
+                atomic_store(&rn->next, 0);
+                if (run_threads(rn, refit_thread) < 0)
+                        break;
         }
         free(master);
+        free(order);
         free(ax);
         free(ay);
         free(aw);
