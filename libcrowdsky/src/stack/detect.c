@@ -59,7 +59,9 @@ static void tile_stats(const float *img, size_t bw, size_t x0, size_t y0, size_t
         for (k = 0; k < n; k++)
                 if (buf[k] <= cut && buf[k] >= med - 3.0f * 1.4826f * mad)
                         buf[m++] = buf[k];
-        if (m >= n / 2) {
+        /* a second estimate only where the clip took out a real share (stars,
+         * a galaxy): in clean sky tiles it would change nothing */
+        if (m >= n / 2 && m < n - n / 32) {
                 med = cs__select_f32(buf, m, m / 2);
                 for (k = 0; k < m; k++)
                         buf[n + k] = fabsf(buf[k] - med);
