@@ -24,6 +24,7 @@
 #include "crowdsky/alloc.h"
 #include "crowdsky/chunkkey.h"
 #include "crowdsky/fits.h"
+#include "crowdsky/jobs.h"
 #include "crowdsky/log.h"
 #include "crowdsky/multipart.h"
 #include "crowdsky/rand.h"
@@ -679,6 +680,7 @@ out:
                 free(groups);
                 free(skip_ids);
         } else {
+                cs_jobs_queue_changed(); /* new jobs: idle pollers look again */
                 *ret_groups = groups;
                 *ret_ng = ng;
                 *ret_skip_ids = skip_ids;

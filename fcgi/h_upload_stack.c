@@ -23,6 +23,7 @@
 #include "crowdsky/alloc.h"
 #include "crowdsky/chunkkey.h"
 #include "crowdsky/fits.h"
+#include "crowdsky/jobs.h"
 #include "crowdsky/log.h"
 #include "crowdsky/multipart.h"
 #include "crowdsky/rand.h"
@@ -356,6 +357,7 @@ static int store(struct upstack *u, struct cs_db *db, const char *params, int sc
                 cs_db_rollback(db, NULL);
                 return r;
         }
+        cs_jobs_queue_changed(); /* a new job: idle pollers look again */
         *ret_job = (int64_t)jid;
         return CS_OK;
 }

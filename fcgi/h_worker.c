@@ -200,7 +200,6 @@ int h_job_files(struct cs_req *req)
         struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
         int64_t job_id;
-        char key[64] = "";
         cJSON *doc, *arr;
         size_t i;
         int r;
@@ -209,40 +208,52 @@ int h_job_files(struct cs_req *req)
                 return CS_OK;
         if (!db)
                 return CS_EDB;
-        r = cs_jobs_check_holder(db, job_id, req->worker_token_id, NULL, NULL, &req->err);
-        if (r < 0)
-                return r;
         {
-                struct cs_db_param p[] = { CS_DB_I64(job_id) };
-                r = cs_db_query(db, "SELECT chunk_key FROM stacking_jobs WHERE id = ?", p, CS_DB_N(p), &rows,
-                                &req->err);
-                if (r == CS_OK && cs_db_rows_count(rows))
-                        snprintf(key, sizeof key, "%s", cs_db_rows_str(rows, 0, 0));
-                rows = cs_db_rows_free(rows);
-                if (r < 0)
-                        return r;
+                /* One round trip: the job row (for the holder check below,
+                 * which cs_jobs_check_holder would make with a query of its
+                 * own) and its files, which the join reads only when the job
+                 * is processing and held by this token. A job without files
+                 * still gives its one row (file columns NULL). */
+                struct cs_db_param p[] = { CS_DB_I64(req->worker_token_id), CS_DB_I64(job_id) };
                 r = cs_db_query(db,
-                                "SELECT id, original_filename, size_bytes, sha256, " ISO("date_obs") ", exptime "
-                                "FROM raw_files WHERE job_id = ? ORDER BY obs_time, id",
+                                "SELECT j.state, j.holder_token_id, j.chunk_key, f.id, f.original_filename, "
+                                "f.size_bytes, f.sha256, " ISO("f.date_obs") ", f.exptime "
+                                "FROM stacking_jobs j LEFT JOIN raw_files f ON f.job_id = j.id "
+                                "AND j.state = 'processing' AND j.holder_token_id = ? "
+                                "WHERE j.id = ? ORDER BY f.obs_time, f.id",
                                 p, CS_DB_N(p), &rows, &req->err);
         }
         if (r < 0)
                 return r;
+        if (cs_db_rows_count(rows) == 0) {
+                cs_db_rows_free(rows);
+                return cs_err_set(&req->err, CS_ENOTFOUND, "no job %lld", (long long)job_id);
+        }
+        if (strcmp(cs_db_rows_str(rows, 0, 0), "processing") != 0 || cs_db_rows_isnull(rows, 0, 1) ||
+            cs_db_rows_i64(rows, 0, 1) != req->worker_token_id) {
+                cs_db_rows_free(rows);
+                return cs_err_set(&req->err, CS_EFORBIDDEN, "job %lld is not held by this worker",
+                                  (long long)job_id);
+        }
         doc = cJSON_CreateObject();
         cJSON_AddNumberToObject(doc, "job_id", (double)job_id);
-        cJSON_AddStringToObject(doc, "chunk_key", key);
+        cJSON_AddStringToObject(doc, "chunk_key", cs_db_rows_str(rows, 0, 2));
         arr = cJSON_AddArrayToObject(doc, "files");
         for (i = 0; i < cs_db_rows_count(rows); i++) {
-                cJSON *f = cJSON_CreateObject();
-                cJSON_AddNumberToObject(f, "file_id", (double)cs_db_rows_i64(rows, i, 0));
-                cJSON_AddStringToObject(f, "filename", cs_db_rows_str(rows, i, 1));
-                cJSON_AddNumberToObject(f, "size", (double)cs_db_rows_i64(rows, i, 2));
-                cJSON_AddStringToObject(f, "sha256", cs_db_rows_str(rows, i, 3));
-                cJSON_AddStringToObject(f, "date_obs", cs_db_rows_str(rows, i, 4));
-                if (cs_db_rows_isnull(rows, i, 5))
+                cJSON *f;
+
+                if (cs_db_rows_isnull(rows, i, 3))
+                        continue;
+                f = cJSON_CreateObject();
+                cJSON_AddNumberToObject(f, "file_id", (double)cs_db_rows_i64(rows, i, 3));
+                cJSON_AddStringToObject(f, "filename", cs_db_rows_str(rows, i, 4));
+                cJSON_AddNumberToObject(f, "size", (double)cs_db_rows_i64(rows, i, 5));
+                cJSON_AddStringToObject(f, "sha256", cs_db_rows_str(rows, i, 6));
+                cJSON_AddStringToObject(f, "date_obs", cs_db_rows_str(rows, i, 7));
+                if (cs_db_rows_isnull(rows, i, 8))
                         cJSON_AddNullToObject(f, "exptime");
                 else
-                        cJSON_AddNumberToObject(f, "exptime", cs_db_rows_f64(rows, i, 5));
+                        cJSON_AddNumberToObject(f, "exptime", cs_db_rows_f64(rows, i, 8));
                 cJSON_AddItemToArray(arr, f);
         }
         cs_db_rows_free(rows);

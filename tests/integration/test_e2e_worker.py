@@ -344,8 +344,15 @@ try:
     p = subprocess.run([FCGI, "token", "revoke", tname, "--config", CONF], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     check(p.returncode == 0, "token revoke")
-    r = bearer.request("GET", "/api/next_job", headers=H)
-    check(r.status == 401, "a revoked token gets 401")
+    # verified tokens are remembered for CS_WORKER_TOKEN_CACHE_SECONDS (2 s, jobs.h):
+    # the revocation must bite within that, so allow up to 3 s, no more
+    deadline = time.monotonic() + 3.0
+    while True:
+        r = bearer.request("GET", "/api/next_job", headers=H)
+        if r.status == 401 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    check(r.status == 401, "a revoked token gets 401 within 3 s")
     p = subprocess.run([FCGI, "token", "list", "--config", CONF], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     line = [ln for ln in p.stdout.decode().splitlines() if ln.startswith(tname + " ")]
     check(p.returncode == 0 and line and "revoked" in line[0], "token list shows it revoked")

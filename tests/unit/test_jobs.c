@@ -140,6 +140,8 @@ static int64_t add_job(const char *key, int nraws, int max_attempts)
                         "48.2, 16.4)",
                         p, CS_DB_N(p));
         }
+        /* as finalize does after its commit: idle pollers of this process look again */
+        cs_jobs_queue_changed();
         return (int64_t)id;
 }
 

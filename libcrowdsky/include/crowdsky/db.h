@@ -95,7 +95,11 @@ int cs_db_exec(struct cs_db *db, const char *sql, const struct cs_db_param *para
                uint64_t *ret_affected, uint64_t *ret_insert_id, struct cs_err *err);
 
 /* Runs a SELECT and returns the whole result in memory (caller frees with
- * cs_db_rows_free). At most CS_DB_ROWS_MAX rows (else CS_ETOOBIG). */
+ * cs_db_rows_free). At most CS_DB_ROWS_MAX rows (else CS_ETOOBIG).
+ * Also runs `CALL proc(?, ...)` of a stored procedure that returns a result
+ * set: *ret_rows is its first result set, later ones are read and dropped,
+ * and an error the procedure raises fails the call (deadlock etc. mapped as
+ * above). A CALL outside cs_db_begin commits or rolls back by itself. */
 int cs_db_query(struct cs_db *db, const char *sql, const struct cs_db_param *params, size_t n,
                 struct cs_db_rows **ret_rows, struct cs_err *err);
 
@@ -146,7 +150,9 @@ struct cs_db_rows *cs_db_rows_free(struct cs_db_rows *rows);
 
 /* Applies every sql_dir/NNN_name.sql (NNN digits, ascending) that the table
  * schema_migrations does not list yet, in order, recording each. Statements
- * are split on ';' at the end of a line (migrations hold no procedures).
+ * are split on ';' at the end of a line; a "DELIMITER //" line (as in the
+ * mariadb client) changes that to "//" until "DELIMITER ;", for
+ * procedure bodies.
  * ret_applied (may be NULL): number of migrations applied now. If log is
  * not NULL, it is called with each applied file name. A failed migration stops
  * the run with its file name and statement number in err. */

@@ -74,6 +74,16 @@ void cs_job_claim_release(struct cs_job_claim *c);
  * with one struct cs_db per thread (user names are cached process-wide). */
 int cs_jobs_claim(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t token_id,
                   const char *holder, struct cs_job_claim *ret, struct cs_err *err);
+/* Idle polling: after a claim found nothing, cs_jobs_claim probes the queue
+ * (one cheap query) instead of claiming, and when the probe finds nothing
+ * due it answers CS_ENOTFOUND without the database until the earliest known
+ * due time (a pending job's not_before, a lease expiry), for at most
+ * CS_JOBS_IDLE_CACHE_SECONDS. Jobs created or made pending by this process
+ * must call cs_jobs_queue_changed() after their commit (the jobs module and
+ * the upload handlers do); a job another process creates is seen within
+ * CS_JOBS_IDLE_CACHE_SECONDS. Claims themselves are never cached. */
+#define CS_JOBS_IDLE_CACHE_SECONDS 0.2
+void cs_jobs_queue_changed(void);
 
 /* Extends the lease by pol->lease_seconds and records the progress (stage may
  * be NULL = keep; done/total < 0 = keep). CS_ECONFLICT if lease is not the
@@ -158,8 +168,19 @@ int cs_worker_token_create(struct cs_db *db, const char *name,
 int cs_worker_token_revoke(struct cs_db *db, const char *name, struct cs_err *err);
 /* Checks a bearer token: the stored digest is looked up and compared in
  * constant time; revoked tokens fail. Records last_seen_at (at most once a
- * minute). CS_OK with ret_id and ret_name (may be NULL), else CS_EAUTH. */
+ * minute, and only on a lookup). CS_OK with ret_id and ret_name (may be
+ * NULL), else CS_EAUTH.
+ *
+ * A successful check is remembered process-wide for
+ * CS_WORKER_TOKEN_CACHE_SECONDS, keyed by the token's SHA-256 (the token is
+ * never kept), so a worker's requests do not each cost a query. Hence a
+ * revocation by another process (`crowdsky-fcgi token revoke`) takes effect
+ * in a running server within that many seconds; one by this process at
+ * once. Unknown and revoked tokens are never cached. */
+#define CS_WORKER_TOKEN_CACHE_SECONDS 2
 int cs_worker_token_verify(struct cs_db *db, const char *token, int64_t *ret_id,
                            char ret_name[CS_WORKER_NAME_MAX], struct cs_err *err);
+/* Forgets every remembered verification (cs_worker_token_revoke calls it). */
+void cs_worker_token_cache_clear(void);
 
 #endif

@@ -623,14 +623,41 @@ int cs_db_query(struct cs_db *db, const char *sql, const struct cs_db_param *par
                 st = NULL;
                 goto out;
         }
+        /* A CALL's result set is followed by the procedure's status (and
+         * any further result sets, which are dropped): read to the end, so
+         * the connection is ready for the next statement. An error raised
+         * after the first result set fails the call. */
+        while (mysql_stmt_more_results(st)) {
+                int nr = mysql_stmt_next_result(st);
+
+                if (nr < 0)
+                        break;
+                if (nr > 0) {
+                        unsigned eno = mysql_stmt_errno(st);
+
+                        r = map_err(db, eno, mysql_stmt_error(st), "next result", err);
+                        if (is_gone(eno))
+                                disconnect(db);
+                        else
+                                forget_stmt(db, st);
+                        st = NULL;
+                        goto out;
+                }
+                mysql_stmt_free_result(st);
+        }
         *ret_rows = rows;
         rows = NULL;
         r = CS_OK;
 out:
         if (st) {
                 mysql_stmt_free_result(st);
-                if (r < 0)
+                if (r < 0 && mysql_stmt_more_results(st)) {
+                        /* unread results of a CALL: a fresh statement next time */
+                        forget_stmt(db, st);
+                        st = NULL;
+                } else if (r < 0) {
                         mysql_stmt_reset(st); /* drop unread rows after an error */
+                }
         }
         if (meta)
                 mysql_free_result(meta);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crowdsky/alloc.h"
 #include "crowdsky/buf.h"
@@ -74,13 +75,28 @@ static int read_file(const char *path, struct cs_buf *out, struct cs_err *err)
         return r;
 }
 
-/* Runs the statements of one file: a statement ends with ';' at the end of a
- * line; whole-line "--" comments are dropped (they may hold ';'). */
+/* Whether t is a "DELIMITER xyz" line; sets *ret_delim to xyz. */
+static bool delimiter_line(struct cs_str t, struct cs_str *ret_delim)
+{
+        static const char kw[] = "DELIMITER";
+        size_t k = sizeof kw - 1;
+
+        if (t.len <= k || strncasecmp(t.p, kw, k) != 0 || (t.p[k] != ' ' && t.p[k] != '\t'))
+                return false;
+        *ret_delim = cs_str_trim(cs_str_from(t.p + k, t.len - k));
+        return true;
+}
+
+/* Runs the statements of one file: a statement ends with the delimiter (';'
+ * unless changed) at the end of a line; whole-line "--" comments are dropped
+ * (they may hold ';'). As in the mariadb client, a line "DELIMITER //"
+ * makes "//" the delimiter (for procedure bodies, whose statements end with
+ * ';') until "DELIMITER ;". */
 static int apply_file(struct cs_db *db, const char *path, const char *name, struct cs_err *err)
 {
         struct cs_buf text = CS_BUF_INIT(MIGRATION_MAX_BYTES);
         struct cs_buf stmt = CS_BUF_INIT(MIGRATION_MAX_BYTES);
-        struct cs_str rest, line;
+        struct cs_str rest, line, delim = cs_str_c(";");
         int r, nstmt = 0;
 
         r = read_file(path, &text, err);
@@ -88,7 +104,7 @@ static int apply_file(struct cs_db *db, const char *path, const char *name, stru
                 goto out;
         rest = cs_str_from(text.data, text.len);
         while (rest.len > 0) {
-                struct cs_str t;
+                struct cs_str t, d;
 
                 if (!cs_str_split(&rest, '\n', &line)) {
                         line = rest;
@@ -101,6 +117,14 @@ static int apply_file(struct cs_db *db, const char *path, const char *name, stru
                         continue;
                 if (t.len == 0 && stmt.len == 0)
                         continue;
+                if (stmt.len == 0 && delimiter_line(t, &d)) {
+                        if (d.len == 0 || d.len > 8 || memchr(d.p, ' ', d.len)) {
+                                r = cs_err_set(err, CS_EINVAL, "%s: bad DELIMITER line", name);
+                                goto out;
+                        }
+                        delim = d;
+                        continue;
+                }
                 r = cs_buf_add(&stmt, line.p, line.len);
                 if (r == CS_OK)
                         r = cs_buf_addc(&stmt, '\n');
@@ -108,12 +132,13 @@ static int apply_file(struct cs_db *db, const char *path, const char *name, stru
                         cs_err_set(err, r, "%s: statement too long", name);
                         goto out;
                 }
-                if (t.len && t.p[t.len - 1] == ';') {
-                        /* cut the ';' and what follows it on that line */
-                        char *semi = strrchr(stmt.data, ';');
+                if (t.len >= delim.len && memcmp(t.p + t.len - delim.len, delim.p, delim.len) == 0) {
+                        /* cut the delimiter and what follows it on that line
+                         * (t ends the line but for trailing blanks) */
+                        size_t end = (size_t)(t.p - line.p) + t.len - delim.len;
 
-                        *semi = '\0';
-                        stmt.len = (size_t)(semi - stmt.data);
+                        stmt.len = stmt.len - (line.len + 1) + end;
+                        stmt.data[stmt.len] = '\0';
                         nstmt++;
                         if (cs_str_trim(cs_str_c(stmt.data)).len > 0) {
                                 r = cs_db_exec(db, stmt.data, NULL, 0, NULL, NULL, err);
@@ -125,8 +150,9 @@ static int apply_file(struct cs_db *db, const char *path, const char *name, stru
                         cs_buf_reset(&stmt);
                 }
         }
-        if (cs_str_trim(cs_str_c(stmt.data)).len > 0) {
-                r = cs_err_set(err, CS_EINVAL, "%s: last statement does not end with ';'", name);
+        if (stmt.len > 0 && cs_str_trim(cs_str_c(stmt.data)).len > 0) {
+                r = cs_err_set(err, CS_EINVAL, "%s: last statement does not end with '%.*s'", name,
+                               (int)delim.len, delim.p);
                 goto out;
         }
         r = CS_OK;

@@ -137,61 +137,12 @@ static void copy_cell(const struct cs_db_rows *rows, size_t r, size_t c, char *d
 
 /* ---- claim --------------------------------------------------------------- */
 
-/* Columns read for a claimed row, in this order. */
-#define CLAIM_COLS "id, kind, chunk_key, object_name, frame_count, attempts, max_attempts, user_id, " \
-                   "scrub_location, params"
-
 static bool sample_expired(void)
 {
         unsigned char b = 0;
 
         cs_random_bytes(&b, 1, NULL);
         return (b & 7) == 0;
-}
-
-/* Locks the processing job whose lease expired first (SKIP LOCKED) into
- * *rows (CLAIM_COLS + holder) and sets *found; jobs that used max_attempts
- * are failed on the way. */
-static int take_expired(struct cs_db *db, double now, struct cs_db_rows **rows, bool *found,
-                        struct cs_err *err)
-{
-        int i, r;
-
-        for (i = 0; i < 16; i++) {
-                struct cs_db_param p[] = { CS_DB_F64(now) };
-                *rows = cs_db_rows_free(*rows);
-                r = cs_db_query(db,
-                                "SELECT " CLAIM_COLS ", holder FROM stacking_jobs FORCE INDEX (ix_jobs_lease) "
-                                "WHERE state = 'processing' AND lease_expires_at < FROM_UNIXTIME(?) "
-                                "ORDER BY lease_expires_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                p, CS_DB_N(p), rows, err);
-                if (r < 0)
-                        return r;
-                if (cs_db_rows_count(*rows) == 0)
-                        return CS_OK;
-                if (cs_db_rows_i64(*rows, 0, 5) < cs_db_rows_i64(*rows, 0, 6)) {
-                        *found = true;
-                        return CS_OK;
-                }
-                {
-                        char msg[300];
-                        const char *h = cs_db_rows_str(*rows, 0, 10);
-                        snprintf(msg, sizeof msg,
-                                 "worker '%s' stopped responding (lease expired) on attempt %lld of %lld",
-                                 h ? h : "?", (long long)cs_db_rows_i64(*rows, 0, 5),
-                                 (long long)cs_db_rows_i64(*rows, 0, 6));
-                        struct cs_db_param q[] = { CS_DB_F64(now), CS_DB_STR(msg),
-                                                   CS_DB_I64(cs_db_rows_i64(*rows, 0, 0)) };
-                        r = cs_db_exec(db,
-                                       "UPDATE stacking_jobs SET state = 'failed', progress_stage = 'failed', "
-                                       "finished_at = FROM_UNIXTIME(?), lease_id = NULL, "
-                                       "lease_expires_at = NULL, last_error = ? WHERE id = ?",
-                                       q, CS_DB_N(q), NULL, NULL, err);
-                }
-                if (r < 0)
-                        return r;
-        }
-        return CS_OK;
 }
 
 /* Where the last claim of this process was in the claim order (not_before,
@@ -226,7 +177,12 @@ static bool hint_get(struct claim_hint *out)
         return ok;
 }
 
-static void hint_put(const char *nb, int64_t id)
+/* Records a claimed position: one found after the hint moves it forward
+ * only (claimers race); one found from the head of the queue replaces it, as
+ * it is where the free jobs begin now (else a hint left past every pending
+ * job, e.g. by jobs created later with an older not_before, would cost
+ * every claim a scan that finds nothing). */
+static void hint_put(const char *nb, int64_t id, bool from_head)
 {
         int c;
 
@@ -235,120 +191,73 @@ static void hint_put(const char *nb, int64_t id)
         pthread_mutex_lock(&g_hint.mu);
         /* DATETIME(6) text compares like the time it shows */
         c = strcmp(nb, g_hint.h.nb);
-        if (!g_hint.h.nb[0] || c > 0 || (c == 0 && id > g_hint.h.id)) {
+        if (from_head || !g_hint.h.nb[0] || c > 0 || (c == 0 && id > g_hint.h.id)) {
                 snprintf(g_hint.h.nb, sizeof g_hint.h.nb, "%s", nb);
                 g_hint.h.id = id;
         }
         pthread_mutex_unlock(&g_hint.mu);
 }
 
+/* One claim = one round trip: the transaction runs in the stored procedure
+ * cs_claim_job (sql/002_claim_procedure.sql), which does what the comment at
+ * the top of this file describes. Its result is the claimed row or none. */
 static int claim_once(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t token_id,
                       const char *holder, struct cs_job_claim *ret, struct cs_err *err)
 {
         struct cs_db_rows *rows = NULL;
         double now = cs_jobs_now(pol);
-        char lease[CS_JOB_LEASE_LEN + 1];
+        char lease[CS_JOB_LEASE_LEN + 1], now_text[40];
         struct claim_hint hint;
+        bool has_hint;
         int r;
-        bool found = false, pending = false;
 
         r = cs_random_hex(lease, CS_JOB_LEASE_LEN / 2, err);
         if (r < 0)
                 return r;
-        r = begin_rc(db, err);
+        /* exact microseconds, as DECIMAL(20,6) takes them */
+        snprintf(now_text, sizeof now_text, "%.6f", now);
+        has_hint = hint_get(&hint);
+        {
+                /* Jobs whose worker stopped answering are rare, and a probe
+                 * for them costs the server an index probe: it runs first on
+                 * 1 claim in 8 (those jobs waited longest) and otherwise only
+                 * when the pending queue has nothing due, so an expired job
+                 * waits at most a few claims. */
+                struct cs_db_param p[] = { CS_DB_STR(now_text),
+                                           CS_DB_STR(holder ? holder : ""),
+                                           token_id > 0 ? CS_DB_I64(token_id) : CS_DB_NULL,
+                                           CS_DB_STR(lease),
+                                           CS_DB_I64(pol->lease_seconds),
+                                           CS_DB_BOOL(sample_expired()),
+                                           has_hint ? CS_DB_STR(hint.nb) : CS_DB_NULL,
+                                           has_hint ? CS_DB_I64(hint.id) : CS_DB_NULL };
+                r = cs_db_query(db, "CALL cs_claim_job(?, ?, ?, ?, ?, ?, ?, ?)", p, CS_DB_N(p), &rows, err);
+        }
         if (r < 0)
                 return r;
-
-        /* Jobs whose worker stopped answering are rare, and a probe for them
-         * is one more round trip: it runs on 1 claim in 8 (before the pending
-         * queue, as those jobs waited longest) and always when the pending
-         * queue looks empty, so an expired job waits at most a few claims. */
-        if (sample_expired()) {
-                r = take_expired(db, now, &rows, &found, err);
-                if (r < 0)
-                        goto out;
-        }
-        if (!found && hint_get(&hint)) {
-                /* after the last claimed position first (see struct claim_hint) */
-                struct cs_db_param p[] = { CS_DB_F64(now), CS_DB_STR(hint.nb), CS_DB_STR(hint.nb),
-                                           CS_DB_I64(hint.id) };
-                rows = cs_db_rows_free(rows);
-                r = cs_db_query(db,
-                                "SELECT " CLAIM_COLS ", not_before FROM stacking_jobs FORCE INDEX (ix_jobs_claim) "
-                                "WHERE state = 'pending' AND not_before <= FROM_UNIXTIME(?) "
-                                "AND (not_before > ? OR (not_before = ? AND id > ?)) "
-                                "ORDER BY not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                p, CS_DB_N(p), &rows, err);
-                if (r < 0)
-                        goto out;
-                found = pending = cs_db_rows_count(rows) > 0;
-        }
-        if (!found) {
-                struct cs_db_param p[] = { CS_DB_F64(now) };
-                rows = cs_db_rows_free(rows);
-                r = cs_db_query(db,
-                                "SELECT " CLAIM_COLS ", not_before FROM stacking_jobs FORCE INDEX (ix_jobs_claim) "
-                                "WHERE state = 'pending' AND not_before <= FROM_UNIXTIME(?) "
-                                "ORDER BY not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                p, CS_DB_N(p), &rows, err);
-                if (r < 0)
-                        goto out;
-                found = pending = cs_db_rows_count(rows) > 0;
-        }
-        if (!found) {
-                r = take_expired(db, now, &rows, &found, err);
-                if (r < 0)
-                        goto out;
-        }
-        if (!found) {
-                r = cs_db_commit(db, err);
-                if (r == CS_OK)
-                        r = CS_ENOTFOUND;
+        if (cs_db_rows_count(rows) == 0) {
+                r = CS_ENOTFOUND;
                 goto out;
         }
-
         memset(ret, 0, sizeof *ret);
         ret->job_id = cs_db_rows_i64(rows, 0, 0);
         copy_cell(rows, 0, 1, ret->kind, sizeof ret->kind);
         copy_cell(rows, 0, 2, ret->chunk_key, sizeof ret->chunk_key);
         copy_cell(rows, 0, 3, ret->object_name, sizeof ret->object_name);
         ret->frame_count = (int)cs_db_rows_i64(rows, 0, 4);
-        ret->attempts = (int)cs_db_rows_i64(rows, 0, 5) + 1;
+        ret->attempts = (int)cs_db_rows_i64(rows, 0, 5); /* this claim's, counted */
         ret->max_attempts = (int)cs_db_rows_i64(rows, 0, 6);
         ret->user_id = cs_db_rows_i64(rows, 0, 7);
         ret->scrub_location = cs_db_rows_i64(rows, 0, 8) != 0;
         memcpy(ret->lease, lease, sizeof lease);
         ret->lease_seconds = pol->lease_seconds;
-        {
-                struct cs_db_param p[] = { CS_DB_STR(holder ? holder : ""),
-                                           token_id > 0 ? CS_DB_I64(token_id) : CS_DB_NULL,
-                                           CS_DB_STR(lease),
-                                           CS_DB_F64(now + pol->lease_seconds),
-                                           CS_DB_F64(now),
-                                           CS_DB_I64(ret->job_id) };
-                r = cs_db_exec(db,
-                               "UPDATE stacking_jobs SET state = 'processing', holder = ?, "
-                               "holder_token_id = ?, lease_id = ?, lease_expires_at = FROM_UNIXTIME(?), "
-                               "attempts = attempts + 1, started_at = FROM_UNIXTIME(?), "
-                               "progress_stage = 'claimed', progress_done = NULL, progress_total = NULL "
-                               "WHERE id = ?",
-                               p, CS_DB_N(p), NULL, NULL, err);
-        }
-        if (r < 0)
-                goto out;
         if (!cs_db_rows_isnull(rows, 0, 9)) {
                 const char *s = cs_db_rows_str(rows, 0, 9);
                 ret->params = cs_xstrndup(s, cs_db_rows_len(rows, 0, 9));
         }
-        r = cs_db_commit(db, err);
-        if (r == CS_OK && pending)
-                hint_put(cs_db_rows_str(rows, 0, 10), ret->job_id);
+        if (cs_db_rows_i64(rows, 0, 11))
+                hint_put(cs_db_rows_str(rows, 0, 10), ret->job_id, cs_db_rows_i64(rows, 0, 11) == 2);
 out:
-        if (r < 0 && r != CS_ENOTFOUND) {
-                cs_db_rollback(db, NULL);
-                if (ret->params)
-                        CS_FREE(ret->params);
-        }
         cs_db_rows_free(rows);
         return r;
 }
@@ -416,43 +325,113 @@ static int fill_paths(struct cs_db *db, struct cs_job_claim *c, struct cs_err *e
 /* Set when this process's last claim found nothing to do (see cs_jobs_claim). */
 static atomic_bool g_queue_looked_empty;
 
-/* 1 if a job is ready to claim (pending and due, or its lease expired), 0 if
- * not, < 0 on error. Reads through the same two indexes as the claim. */
-static int queue_has_work(struct cs_db *db, double now, struct cs_err *err)
+/* The idle window (jobs.h, CS_JOBS_IDLE_CACHE_SECONDS): after a probe found
+ * nothing due, "nothing to do" is answered without the database while the
+ * policy clock is in [from, until), until = min(probe time + the cache time,
+ * the earliest not_before of a pending job, the earliest lease expiry). A
+ * clock before `from` (tests move the policy clock) ignores the window.
+ * Process-wide, guarded by a mutex; cs_jobs_queue_changed() closes it. */
+static struct {
+        pthread_mutex_t mu;
+        bool valid;
+        double from, until;
+        uint64_t gen; /* cs_jobs_queue_changed() calls so far */
+} g_idle = { PTHREAD_MUTEX_INITIALIZER, false, 0, 0, 0 };
+
+/* Whether now is inside the window; else *ret_gen is the generation a probe
+ * starts from. */
+static bool idle_window(double now, uint64_t *ret_gen)
 {
-        struct cs_db_param p[] = { CS_DB_F64(now), CS_DB_F64(now) };
-        int64_t n = 0;
+        bool idle;
+
+        pthread_mutex_lock(&g_idle.mu);
+        idle = g_idle.valid && now >= g_idle.from && now < g_idle.until;
+        *ret_gen = g_idle.gen;
+        pthread_mutex_unlock(&g_idle.mu);
+        return idle;
+}
+
+/* Opens the window unless the queue changed since the probe began (its
+ * answer may predate the change). */
+static void idle_open(uint64_t gen, double from, double until)
+{
+        pthread_mutex_lock(&g_idle.mu);
+        if (gen == g_idle.gen) {
+                g_idle.valid = true;
+                g_idle.from = from;
+                g_idle.until = until;
+        }
+        pthread_mutex_unlock(&g_idle.mu);
+}
+
+void cs_jobs_queue_changed(void)
+{
+        pthread_mutex_lock(&g_idle.mu);
+        g_idle.valid = false;
+        g_idle.gen++;
+        pthread_mutex_unlock(&g_idle.mu);
+}
+
+/* 1 if a job is ready to claim (pending and due, or its lease expired), 0 if
+ * not (then *ret_next_due is when the next one will be, +inf if never), < 0
+ * on error. Two MIN()s over the claim's two indexes: each is one index dive. */
+static int queue_has_work(struct cs_db *db, double now, double *ret_next_due, struct cs_err *err)
+{
+        struct cs_db_rows *rows = NULL;
+        double due = HUGE_VAL;
         int r;
 
-        r = cs_db_query_i64(db,
-                            "SELECT EXISTS (SELECT 1 FROM stacking_jobs FORCE INDEX (ix_jobs_claim) "
-                            "WHERE state = 'pending' AND not_before <= FROM_UNIXTIME(?)) "
-                            "OR EXISTS (SELECT 1 FROM stacking_jobs FORCE INDEX (ix_jobs_lease) "
-                            "WHERE state = 'processing' AND lease_expires_at < FROM_UNIXTIME(?))",
-                            p, CS_DB_N(p), &n, err);
+        r = cs_db_query(db,
+                        "SELECT (SELECT UNIX_TIMESTAMP(MIN(not_before)) FROM stacking_jobs "
+                        "FORCE INDEX (ix_jobs_claim) WHERE state = 'pending'), "
+                        "(SELECT UNIX_TIMESTAMP(MIN(lease_expires_at)) FROM stacking_jobs "
+                        "FORCE INDEX (ix_jobs_lease) WHERE state = 'processing')",
+                        NULL, 0, &rows, err);
         if (r < 0)
                 return r;
-        return n != 0;
+        if (!cs_db_rows_isnull(rows, 0, 0)) {
+                double nb = cs_db_rows_f64(rows, 0, 0);
+                if (nb <= now)
+                        r = 1;
+                due = fmin(due, nb);
+        }
+        if (!cs_db_rows_isnull(rows, 0, 1)) {
+                double le = cs_db_rows_f64(rows, 0, 1);
+                if (le < now)
+                        r = 1;
+                due = fmin(due, le);
+        }
+        cs_db_rows_free(rows);
+        *ret_next_due = due;
+        return r;
 }
 
 int cs_jobs_claim(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t token_id, const char *holder,
                   struct cs_job_claim *ret, struct cs_err *err)
 {
         struct cs_job_claim c;
+        double now = cs_jobs_now(pol), next_due = HUGE_VAL;
+        uint64_t gen = 0;
         int r = CS_OK, t;
 
         memset(&c, 0, sizeof c);
         /* Idle workers poll an empty queue far more often than they claim.
          * After a claim that found nothing, a plain (non-locking, no
          * transaction) probe answers "still empty" in one round trip instead
-         * of the claim transaction's four or five. A busy queue never pays
-         * for it, and a stale "empty" only costs the full claim. */
+         * of the claim's, and tells until when it stays empty at the most:
+         * until then (and for CS_JOBS_IDLE_CACHE_SECONDS at the most) the
+         * answer needs no round trip at all. A busy queue never pays for
+         * this, and a stale "empty" only costs the full claim. */
         if (atomic_load_explicit(&g_queue_looked_empty, memory_order_relaxed)) {
-                r = queue_has_work(db, cs_jobs_now(pol), err);
+                if (idle_window(now, &gen))
+                        return CS_ENOTFOUND;
+                r = queue_has_work(db, now, &next_due, err);
                 if (r < 0)
                         return r;
-                if (r == 0)
+                if (r == 0) {
+                        idle_open(gen, now, fmin(now + CS_JOBS_IDLE_CACHE_SECONDS, next_due));
                         return CS_ENOTFOUND;
+                }
         }
         for (t = 0; t < TXN_TRIES; t++) {
                 r = claim_once(db, pol, token_id, holder, &c, err);
@@ -912,6 +891,8 @@ int cs_jobs_fail(struct cs_db *db, const struct cs_jobs_policy *pol, int64_t job
                 if (!(r == CS_ECONFLICT && cs_db_retryable(db)))
                         break;
         }
+        if (r == CS_OK)
+                cs_jobs_queue_changed(); /* it may be pending again */
         return r;
 }
 
@@ -954,6 +935,8 @@ int cs_jobs_expire(struct cs_db *db, const struct cs_jobs_policy *pol, int *ret_
         }
         if (r < 0)
                 return r;
+        if (nr > 0)
+                cs_jobs_queue_changed();
         if (ret_returned)
                 *ret_returned = (int)nr;
         if (ret_failed)
