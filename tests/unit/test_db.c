@@ -505,6 +505,65 @@ CS_TEST(migrations)
         cs_db_free(db);
 }
 
+/* DELIMITER lines in a migration (procedure bodies), and a CALL's result set
+ * through cs_db_query, twice on the same cached statement, then plain
+ * statements on the same connection (the CALL's status was read). */
+CS_TEST(procedures_and_call)
+{
+        struct cs_err err = CS_ERR_INIT;
+        struct cs_db *db = open_db();
+        struct cs_db_rows *rows = NULL;
+        char dir[] = "/tmp/cs-test-migrate-XXXXXX";
+        int applied = -1, i;
+        int64_t v = 0;
+
+        CS_ASSERT(mkdtemp(dir) != NULL);
+        write_file(dir, "201_proc.sql",
+                   "CREATE TABLE pc (id INT PRIMARY KEY, n INT NOT NULL);\n"
+                   "INSERT INTO pc VALUES (1, 0);\n"
+                   "DELIMITER //\n"
+                   "-- bumps n; returns it; raises on a negative step\n"
+                   "CREATE PROCEDURE pc_bump(IN p_step INT)\n"
+                   "BEGIN\n"
+                   "  IF p_step < 0 THEN\n"
+                   "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'negative step';\n"
+                   "  END IF;\n"
+                   "  UPDATE pc SET n = n + p_step WHERE id = 1;\n"
+                   "  SELECT n, 'x;y' AS s FROM pc WHERE id = 1;\n"
+                   "END //  \n"
+                   "delimiter ;\n"
+                   "INSERT INTO pc VALUES (2, 7);\n");
+        CS_ASSERT_OK(cs_db_migrate(db, dir, &applied, NULL, NULL, &err));
+        CS_ASSERT_EQ(applied, 1);
+        for (i = 1; i <= 3; i++) {
+                struct cs_db_param p[] = { CS_DB_I64(5) };
+                CS_ASSERT_OK(cs_db_query(db, "CALL pc_bump(?)", p, 1, &rows, &err));
+                CS_ASSERT_EQ(cs_db_rows_count(rows), 1);
+                CS_ASSERT_EQ(cs_db_rows_i64(rows, 0, 0), 5 * i);
+                CS_ASSERT_STREQ(cs_db_rows_str(rows, 0, 1), "x;y");
+                rows = cs_db_rows_free(rows);
+                CS_ASSERT_OK(cs_db_query_i64(db, "SELECT n FROM pc WHERE id = 2", NULL, 0, &v, &err));
+                CS_ASSERT_EQ(v, 7);
+        }
+        {
+                struct cs_db_param p[] = { CS_DB_I64(-1) };
+                CS_ASSERT_EQ(cs_db_query(db, "CALL pc_bump(?)", p, 1, &rows, &err), CS_EDB);
+                CS_ASSERT(strstr(err.msg, "negative step") != NULL);
+        }
+        CS_ASSERT_OK(cs_db_query_i64(db, "SELECT n FROM pc WHERE id = 1", NULL, 0, &v, &err));
+        CS_ASSERT_EQ(v, 15);
+        /* a DELIMITER statement that never ends is refused with its delimiter named */
+        write_file(dir, "202_open.sql", "DELIMITER $$\nSELECT 1;\n");
+        CS_ASSERT_EQ(cs_db_migrate(db, dir, &applied, NULL, NULL, &err), CS_EINVAL);
+        CS_ASSERT(strstr(err.msg, "does not end with '$$'") != NULL);
+        {
+                char cmd[600];
+                snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+                CS_ASSERT_EQ(system(cmd), 0);
+        }
+        cs_db_free(db);
+}
+
 /* The project's own sql/ applies cleanly to an empty database, twice. */
 CS_TEST(project_schema)
 {

@@ -217,6 +217,69 @@ CS_TEST(worker_tokens)
         CS_ASSERT_OK(cs_worker_token_create(g_db, "w1", tok2, &err));
         CS_ASSERT_OK(cs_worker_token_verify(g_db, tok2, &id, name, &err));
         CS_ASSERT_EQ(cs_worker_token_verify(g_db, tok, &id, name, &err), CS_EAUTH);
+
+        /* revoked by another process (the CLI): a verification this process
+         * remembers holds for CS_WORKER_TOKEN_CACHE_SECONDS at the most */
+        {
+                struct timespec t0, t1;
+                int r;
+                double waited;
+
+                CS_ASSERT_OK(cs_worker_token_verify(g_db, tok2, &id, name, &err));
+                exec_ok(g_db, "UPDATE worker_tokens SET revoked_at = UTC_TIMESTAMP(6) WHERE name = 'w1'", NULL, 0);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                do {
+                        r = cs_worker_token_verify(g_db, tok2, &id, name, &err);
+                        clock_gettime(CLOCK_MONOTONIC, &t1);
+                        waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+                        if (r == CS_OK)
+                                usleep(50000);
+                } while (r == CS_OK && waited < 5);
+                CS_ASSERT_EQ(r, CS_EAUTH);
+                CS_ASSERT(waited <= CS_WORKER_TOKEN_CACHE_SECONDS + 0.5); /* margin: a loaded machine */
+                exec_ok(g_db, "DELETE FROM worker_tokens WHERE name = 'w1'", NULL, 0);
+        }
+}
+
+/* Idle polling: "nothing to do" answered from memory only briefly; a job made
+ * by this process (cs_jobs_queue_changed) is seen at once, one made by
+ * another process within CS_JOBS_IDLE_CACHE_SECONDS. */
+CS_TEST(idle_window)
+{
+        struct cs_err err = CS_ERR_INIT;
+        struct cs_jobs_policy pol;
+        struct cs_job_claim c;
+        struct timespec t0, t1;
+        double waited;
+        int i, r;
+
+        setup();
+        clear_jobs();
+        policy(&pol, 0);
+        for (i = 0; i < 3; i++)
+                CS_ASSERT_EQ(cs_jobs_claim(g_db, &pol, 0, "idle", &c, &err), CS_ENOTFOUND);
+        /* made here: seen by the next poll */
+        add_job("20250327.05_193.0_+41.1", 0, 3);
+        CS_ASSERT_OK(cs_jobs_claim(g_db, &pol, 0, "idle", &c, &err));
+        cs_job_claim_release(&c);
+        for (i = 0; i < 3; i++)
+                CS_ASSERT_EQ(cs_jobs_claim(g_db, &pol, 0, "idle", &c, &err), CS_ENOTFOUND);
+        /* made elsewhere (no cs_jobs_queue_changed): seen within the window */
+        exec_ok(g_db,
+                "INSERT INTO stacking_jobs (user_id, chunk_key, frame_count, not_before) "
+                "VALUES (1, '20250327.06_193.0_+41.1', 1, UTC_TIMESTAMP(6) - INTERVAL 1 SECOND)",
+                NULL, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+                r = cs_jobs_claim(g_db, &pol, 0, "idle", &c, &err);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+                if (r == CS_ENOTFOUND)
+                        usleep(10000);
+        } while (r == CS_ENOTFOUND && waited < 5);
+        CS_ASSERT_OK(r);
+        CS_ASSERT(waited <= CS_JOBS_IDLE_CACHE_SECONDS + 0.5); /* margin: a loaded machine */
+        cs_job_claim_release(&c);
 }
 
 CS_TEST(claim_heartbeat_complete)

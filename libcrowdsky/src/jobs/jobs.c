@@ -37,6 +37,18 @@
  *   (state, lease_expires_at), before the pending ones (they have waited
  *   longest). When none expired this is one index probe that finds nothing.
  *
+ * - The claim transaction runs inside the server, as the stored procedure
+ *   cs_claim_job (sql/002_claim_procedure.sql): the client sends one
+ *   `CALL` and reads the claimed row (or none) back. Isolation, START
+ *   TRANSACTION, the SELECTs, the UPDATE and the COMMIT used to be five or
+ *   six round trips, and on a small server the round trips (context
+ *   switches, protocol) cost more than the statements. The procedure sets
+ *   READ COMMITTED for its own transaction, so sessions keep the server's
+ *   default for everything else. A deadlock or lock wait timeout inside it
+ *   rolls back and reaches the client as the same error (the retry loop
+ *   below). If the connection drops after the server committed, the claim
+ *   stands unseen and its lease expires: the same as a lost COMMIT reply.
+ *
  * - heartbeat/complete/fail lock the one job row by primary key (FOR UPDATE,
  *   or a single-row UPDATE), compare the lease, and change it in the same
  *   transaction: a reclaim (which rewrites lease_id under the same row lock)
