@@ -81,7 +81,10 @@ function workerRunning() {
 async function main() {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cs-browser-'));
   const frames = path.join(tmp, 'frames');
-  execFileSync(WORKER, ['simulate', '--out', frames, '--frames', '20', '--width', '256', '--height', '192'],
+  // a 256x192 crop holds few stars at the full-frame density; 150 keeps every frame registrable,
+  // so the stack page's figures (all 20 used, time span from the first frame) are exact
+  execFileSync(WORKER, ['simulate', '--out', frames, '--frames', '20', '--width', '256', '--height', '192',
+                        '--stars', '150', '--seed', '11'],
                { stdio: ['ignore', 'ignore', 'inherit'] });
   const fits = fs.readdirSync(frames).filter((n) => n.endsWith('.fit')).sort();
   check(fits.length === 20, 'simulate wrote 20 frames');

@@ -92,7 +92,7 @@ struct cs_match_params {
         double tri_tol;         /* tolerance on the triangle side ratios (0.008) */
         double match_radius;    /* px, a pair agrees with a hypothesis within this (3) */
         double min_scale, max_scale; /* accepted scale range (0.9, 1.1) */
-        size_t min_matches;     /* fewest matched stars for a registration (6; and at least
+        size_t min_matches;     /* fewest matched stars for a registration (5; and at least
                                  * 15 % of the sparser star list) */
         double max_rms;         /* px, largest RMS residual of an accepted fit (1.0) */
         enum cs_xform_model model; /* of the final fit (similarity) */

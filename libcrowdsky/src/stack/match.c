@@ -24,7 +24,7 @@ void cs_match_params_default(struct cs_match_params *p)
         p->min_scale = 0.9;
         p->max_scale = 1.1;
         p->max_rms = 1.0;
-        p->min_matches = 6;
+        p->min_matches = 5;
         p->model = CS_XFORM_SIMILARITY;
         p->allow_mirror = true;
 }
