@@ -293,7 +293,7 @@ static void refine_on_master(struct run *rn, size_t ref)
         const struct frame *R = &rn->fr[ref];
         size_t nr = R->nstars, i, j, k;
         struct cs_star *master;
-        double *ax, *ay, *aw;
+        double *ax, *ay, *aw, *ad2, *ae2;
         size_t *cnt, *order;
         int round;
 
@@ -304,6 +304,8 @@ static void refine_on_master(struct run *rn, size_t ref)
         ax = cs_xmalloc(nr * sizeof *ax);
         ay = cs_xmalloc(nr * sizeof *ay);
         aw = cs_xmalloc(nr * sizeof *aw);
+        ad2 = cs_xmalloc(nr * sizeof *ad2);
+        ae2 = cs_xmalloc(nr * sizeof *ae2);
         cnt = cs_xmalloc(nr * sizeof *cnt);
         memcpy(master, R->stars, nr * sizeof *master);
         for (round = 0; round < 2; round++) {
@@ -315,7 +317,7 @@ static void refine_on_master(struct run *rn, size_t ref)
                 qsort_r(order, nr, sizeof *order, cmp_master_x, master);
 
                 for (j = 0; j < nr; j++) {
-                        ax[j] = ay[j] = aw[j] = 0;
+                        ax[j] = ay[j] = aw[j] = ad2[j] = ae2[j] = 0;
                         cnt[j] = 0;
                 }
                 for (i = 0; i < rn->n; i++) {
@@ -354,6 +356,10 @@ static void refine_on_master(struct run *rn, size_t ref)
                                 if (bj < 0)
                                         continue;
                                 w = 1.0 / (f->stars[k].err * f->stars[k].err + 1e-6);
+                                /* scatter about the current master position (not yet the
+                                 * mean: the offset of the mean is removed below) */
+                                ad2[bj] += bd;
+                                ae2[bj] += f->stars[k].err * f->stars[k].err;
                                 ax[bj] += w * x;
                                 ay[bj] += w * y;
                                 aw[bj] += w;
@@ -366,9 +372,18 @@ static void refine_on_master(struct run *rn, size_t ref)
                         /* only stars seen in most frames: no bias from partial coverage */
                         if (cnt[j] * 2 < nreg || aw[j] <= 0)
                                 continue;
-                        master[j].x = ax[j] / aw[j];
-                        master[j].y = ay[j] / aw[j];
-                        master[j].err = 1.0 / sqrt(aw[j]);
+                        double mx = ax[j] / aw[j], my = ay[j] / aw[j];
+                        double off2 = (mx - master[j].x) * (mx - master[j].x) + (my - master[j].y) * (my - master[j].y);
+                        double var = (ad2[j] / (double)cnt[j] - off2) * (double)cnt[j] / (2.0 * (double)(cnt[j] - 1));
+                        double excess = var - ae2[j] / (double)cnt[j];
+
+                        master[j].x = mx;
+                        master[j].y = my;
+                        /* what the star scatters beyond its estimated centroid error
+                         * (blends, neighbours, under-estimated errors of bright stars)
+                         * goes into the master star's error, so every frame's refit
+                         * weights the star by how well it really holds still */
+                        master[j].err = sqrt(1.0 / aw[j] + fmax(excess, 0.0));
                 }
                 /* refit every frame to it, over the threads */
                 rn->master = master;
@@ -382,6 +397,8 @@ static void refine_on_master(struct run *rn, size_t ref)
         free(ax);
         free(ay);
         free(aw);
+        free(ad2);
+        free(ae2);
         free(cnt);
 }
 
