@@ -162,7 +162,7 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                         shift = fabs(mx) + fabs(my);
                         if (fabs(xc - (cx + 0.5)) > 2.5 || fabs(yc - (cy + 0.5)) > 2.5)
                                 return 0;
-                        if (shift < 1e-5)
+                        if (shift < (round == 0 ? 1e-3 : 1e-4)) /* centroid errors are >= ~0.003 px */
                                 break;
                 }
                 /* windowed second moments: 1/M = 1/sigma^2 + 1/sigw^2 for a Gaussian;
@@ -260,7 +260,7 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                                 yc += my;
                                 if (fabs(xc - (cx + 0.5)) > 2.5 || fabs(yc - (cy + 0.5)) > 2.5)
                                         return 0;
-                                if (fabs(mx) + fabs(my) < 1e-5)
+                                if (fabs(mx) + fabs(my) < 1e-4)
                                         break;
                         }
                 }
@@ -348,8 +348,8 @@ int cs_detect_stars(const uint16_t *raw, size_t w, size_t h, const struct cs_det
                 const uint16_t *r0 = raw + 2 * j * w, *r1 = r0 + w;
                 float *o = img + j * bw;
 
-                for (i = 0; i < bw; i++)
-                        o[i] = (float)r0[2 * i] + r0[2 * i + 1] + r1[2 * i] + r1[2 * i + 1];
+                for (i = 0; i < bw; i++) /* integer sum, one conversion */
+                        o[i] = (float)((uint32_t)r0[2 * i] + r0[2 * i + 1] + r1[2 * i] + r1[2 * i + 1]);
         }
         /* tiles: the last row/column of tiles is anchored at the far edge */
         for (j = 0; j < gy; j++)
@@ -427,11 +427,18 @@ int cs_detect_stars(const uint16_t *raw, size_t w, size_t h, const struct cs_det
         for (j = 2; j + 2 < bh; j++) {
                 const float *row = img + j * bw, *up = row - bw, *dn = row + bw;
                 const float *trow = tsig + (j / t < gy ? j / t : gy - 1) * gx;
+                size_t ti = 0, inext = t; /* tile of column i; the last one reaches the edge */
+                float thr = (float)p->sigma * trow[0];
 
                 for (i = 2; i + 2 < bw; i++) {
                         float v = row[i], nb;
 
-                        if (v <= (float)p->sigma * trow[i / t < gx ? i / t : gx - 1])
+                        while (i >= inext && ti + 1 < gx) {
+                                ti++;
+                                inext += t;
+                                thr = (float)p->sigma * trow[ti];
+                        }
+                        if (v <= thr)
                                 continue;
                         if (!(v > row[i - 1] && v > up[i - 1] && v > up[i] && v > up[i + 1] &&
                               v >= row[i + 1] && v >= dn[i - 1] && v >= dn[i] && v >= dn[i + 1]))

@@ -20,27 +20,29 @@ void cs_hotpix_scan(const uint16_t *raw, size_t w, size_t h, const uint8_t cfa[4
                 const uint16_t *d1 = r0 + w, *d2 = r0 + 2 * w, *d3 = r0 + 3 * w;
                 float thr[2];
 
-                thr[0] = (float)(kappa * stats->noise[cfa[(y & 1) * 2]]);
-                thr[1] = (float)(kappa * stats->noise[cfa[(y & 1) * 2 + 1]]);
+                /* twice the thresholds: the tests below run on 2e in integers */
+                thr[0] = (float)(2.0 * kappa * stats->noise[cfa[(y & 1) * 2]]);
+                thr[1] = (float)(2.0 * kappa * stats->noise[cfa[(y & 1) * 2 + 1]]);
                 for (x = 3; x + 3 < w; x++) {
-                        float v = r0[x], a = r0[x - 2], b = r0[x + 2], c = u2[x], d = d2[x], t;
-                        float e, s;
+                        int v = r0[x], a = r0[x - 2], b = r0[x + 2], c = u2[x], d = d2[x];
+                        int lo, hi, t, e2, s;
 
                         /* median of the four same-colour neighbours (mean of the middle
-                         * two): a hot neighbour must not make this pixel look dead */
-                        if (a > b) { t = a; a = b; b = t; }
-                        if (c > d) { t = c; c = d; d = t; }
-                        a = a > c ? a : c;     /* larger of the two minima */
-                        b = b < d ? b : d;     /* smaller of the two maxima */
-                        e = v - 0.5f * (a + b);
-
-                        if (fabsf(e) <= thr[x & 1])
+                         * two): a hot neighbour must not make this pixel look dead.
+                         * Integer selects (cmov), not swaps: branches on noise mispredict */
+                        lo = a < b ? a : b;
+                        t = c < d ? c : d;
+                        lo = lo > t ? lo : t; /* larger of the two minima */
+                        hi = a > b ? a : b;
+                        t = c > d ? c : d;
+                        hi = hi < t ? hi : t; /* smaller of the two maxima */
+                        e2 = 2 * v - lo - hi; /* twice the excess over the median */
+                        if ((float)abs(e2) <= thr[x & 1])
                                 continue;
                         /* a star falls off outwards in every direction; a lone
                          * pixel leaves its neighbours at the local level */
-                        s = ((float)r0[x - 1] - r0[x - 3]) + ((float)r0[x + 1] - r0[x + 3]) +
-                            ((float)u1[x] - u3[x]) + ((float)d1[x] - d3[x]);
-                        if (fabsf(s) * 0.25f < 0.25f * fabsf(e) && counts[y * w + x] < UINT16_MAX)
+                        s = (r0[x - 1] - r0[x - 3]) + (r0[x + 1] - r0[x + 3]) + (u1[x] - u3[x]) + (d1[x] - d3[x]);
+                        if (2 * abs(s) < abs(e2) && counts[y * w + x] < UINT16_MAX)
                                 counts[y * w + x]++;
                 }
         }
