@@ -136,14 +136,27 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                         }
                         for (dy = -rw; dy <= rw; dy++) {
                                 const float *wr = win + (dy + RW_MAX) * (2 * RW_MAX + 1) + RW_MAX;
-                                double ddy = (double)(cy + dy) + 0.5 - yc, rs = 0, rx = 0;
+                                double ddy = (double)(cy + dy) + 0.5 - yc, rs, rx;
+                                double rs0 = 0, rx0 = 0, rs1 = 0, rx1 = 0;
 
-                                for (dx = -rw; dx <= rw; dx++) {
-                                        double wi = gxw[dx + rw] * wr[dx];
+                                /* two chains of sums: the loop is bound by the latency
+                                 * of the additions, not by their number */
+                                for (dx = -rw; dx + 1 <= rw; dx += 2) {
+                                        double w0 = gxw[dx + rw] * wr[dx], w1 = gxw[dx + rw + 1] * wr[dx + 1];
 
-                                        rs += wi;
-                                        rx += wi * ((double)(cx + dx) + 0.5 - xc);
+                                        rs0 += w0;
+                                        rx0 += w0 * ((double)(cx + dx) + 0.5 - xc);
+                                        rs1 += w1;
+                                        rx1 += w1 * ((double)(cx + dx) + 1.5 - xc);
                                 }
+                                if (dx <= rw) {
+                                        double w0 = gxw[dx + rw] * wr[dx];
+
+                                        rs0 += w0;
+                                        rx0 += w0 * ((double)(cx + dx) + 0.5 - xc);
+                                }
+                                rs = rs0 + rs1;
+                                rx = rx0 + rx1;
                                 sw += gyw[dy + rw] * rs;
                                 sx += gyw[dy + rw] * rx;
                                 sy += gyw[dy + rw] * rs * ddy;
