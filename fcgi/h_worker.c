@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -193,15 +194,30 @@ int h_next_job(struct cs_req *req)
 
 /* ---- GET /api/job_files ---------------------------------------------------- */
 
-#define ISO(col) "DATE_FORMAT(" col ", '%Y-%m-%dT%H:%i:%s.%f')"
+/* Row order of job_files: by observation time, then id. */
+struct file_order {
+        double obs_time;
+        int64_t id;
+        size_t row;
+};
+
+static int by_obs_time(const void *a, const void *b)
+{
+        const struct file_order *x = a, *y = b;
+
+        if (x->obs_time != y->obs_time)
+                return x->obs_time < y->obs_time ? -1 : 1;
+        return (x->id > y->id) - (x->id < y->id);
+}
 
 int h_job_files(struct cs_req *req)
 {
         struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
+        struct file_order *order = NULL;
         int64_t job_id;
         cJSON *doc, *arr;
-        size_t i;
+        size_t i, n = 0;
         int r;
 
         if (cs_req_i64_or_reply(req, "job_id", &job_id) < 0)
@@ -213,14 +229,17 @@ int h_job_files(struct cs_req *req)
                  * which cs_jobs_check_holder would make with a query of its
                  * own) and its files, which the join reads only when the job
                  * is processing and held by this token. A job without files
-                 * still gives its one row (file columns NULL). */
+                 * still gives its one row (file columns NULL). The few rows
+                 * are put in order here and date_obs is formatted here: an
+                 * ORDER BY over the join costs the server a temporary table
+                 * and a filesort, which measured ~40% of the query's CPU. */
                 struct cs_db_param p[] = { CS_DB_I64(req->worker_token_id), CS_DB_I64(job_id) };
                 r = cs_db_query(db,
                                 "SELECT j.state, j.holder_token_id, j.chunk_key, f.id, f.original_filename, "
-                                "f.size_bytes, f.sha256, " ISO("f.date_obs") ", f.exptime "
+                                "f.size_bytes, f.sha256, f.date_obs, f.exptime, f.obs_time "
                                 "FROM stacking_jobs j LEFT JOIN raw_files f ON f.job_id = j.id "
                                 "AND j.state = 'processing' AND j.holder_token_id = ? "
-                                "WHERE j.id = ? ORDER BY f.obs_time, f.id",
+                                "WHERE j.id = ?",
                                 p, CS_DB_N(p), &rows, &req->err);
         }
         if (r < 0)
@@ -235,27 +254,41 @@ int h_job_files(struct cs_req *req)
                 return cs_err_set(&req->err, CS_EFORBIDDEN, "job %lld is not held by this worker",
                                   (long long)job_id);
         }
+        order = cs_xcalloc(cs_db_rows_count(rows), sizeof *order);
+        for (i = 0; i < cs_db_rows_count(rows); i++) {
+                if (cs_db_rows_isnull(rows, i, 3))
+                        continue;
+                order[n].obs_time = cs_db_rows_f64(rows, i, 9);
+                order[n].id = cs_db_rows_i64(rows, i, 3);
+                order[n].row = i;
+                n++;
+        }
+        qsort(order, n, sizeof *order, by_obs_time);
         doc = cJSON_CreateObject();
         cJSON_AddNumberToObject(doc, "job_id", (double)job_id);
         cJSON_AddStringToObject(doc, "chunk_key", cs_db_rows_str(rows, 0, 2));
         arr = cJSON_AddArrayToObject(doc, "files");
-        for (i = 0; i < cs_db_rows_count(rows); i++) {
-                cJSON *f;
+        for (i = 0; i < n; i++) {
+                size_t k = order[i].row;
+                /* DATETIME(6) as text: "YYYY-MM-DD HH:MM:SS.ffffff" -> ISO 8601 with a 'T' */
+                char date[40];
+                cJSON *f = cJSON_CreateObject();
 
-                if (cs_db_rows_isnull(rows, i, 3))
-                        continue;
-                f = cJSON_CreateObject();
-                cJSON_AddNumberToObject(f, "file_id", (double)cs_db_rows_i64(rows, i, 3));
-                cJSON_AddStringToObject(f, "filename", cs_db_rows_str(rows, i, 4));
-                cJSON_AddNumberToObject(f, "size", (double)cs_db_rows_i64(rows, i, 5));
-                cJSON_AddStringToObject(f, "sha256", cs_db_rows_str(rows, i, 6));
-                cJSON_AddStringToObject(f, "date_obs", cs_db_rows_str(rows, i, 7));
-                if (cs_db_rows_isnull(rows, i, 8))
+                snprintf(date, sizeof date, "%s", cs_db_rows_str(rows, k, 7) ? cs_db_rows_str(rows, k, 7) : "");
+                if (strlen(date) > 10 && date[10] == ' ')
+                        date[10] = 'T';
+                cJSON_AddNumberToObject(f, "file_id", (double)cs_db_rows_i64(rows, k, 3));
+                cJSON_AddStringToObject(f, "filename", cs_db_rows_str(rows, k, 4));
+                cJSON_AddNumberToObject(f, "size", (double)cs_db_rows_i64(rows, k, 5));
+                cJSON_AddStringToObject(f, "sha256", cs_db_rows_str(rows, k, 6));
+                cJSON_AddStringToObject(f, "date_obs", date);
+                if (cs_db_rows_isnull(rows, k, 8))
                         cJSON_AddNullToObject(f, "exptime");
                 else
-                        cJSON_AddNumberToObject(f, "exptime", cs_db_rows_f64(rows, i, 8));
+                        cJSON_AddNumberToObject(f, "exptime", cs_db_rows_f64(rows, k, 8));
                 cJSON_AddItemToArray(arr, f);
         }
+        free(order);
         cs_db_rows_free(rows);
         return cs_reply_json(req, 200, doc);
 }
