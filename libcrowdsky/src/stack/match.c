@@ -221,8 +221,11 @@ static void similarity3(const struct cs_star *s, const short *vs, const struct c
         }
 }
 
+/* Stars of s that land within r of a reference star under t (and the sum of
+ * their squared distances). Gives up, returning less than need, as soon as
+ * need can no longer be reached: most hypotheses are wrong. */
 static size_t score(const struct cs_xform *t, const struct cs_star *s, size_t ns, const struct grid *g,
-                    const struct cs_star *ref, double r, double *ret_sum)
+                    const struct cs_star *ref, double r, size_t need, double *ret_sum)
 {
         size_t i, n = 0;
         double sum = 0;
@@ -230,6 +233,8 @@ static size_t score(const struct cs_xform *t, const struct cs_star *s, size_t ns
         for (i = 0; i < ns; i++) {
                 double x, y, d2;
 
+                if (n + (ns - i) < need)
+                        break;
                 cs_xform_apply(t, s[i].x, s[i].y, &x, &y);
                 if (grid_nearest(g, ref, x, y, r, &d2) >= 0) {
                         n++;
@@ -461,7 +466,7 @@ int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *r
                         }
                         if (bad)
                                 continue;
-                        n = score(&t, src, nscore, &g, ref, p->match_radius, &sum);
+                        n = score(&t, src, nscore, &g, ref, p->match_radius, have ? best_n : 0, &sum);
                         if (n > best_n || (n == best_n && sum < best_sum)) {
                                 best_n = n;
                                 best_sum = sum;
