@@ -49,7 +49,9 @@ void cs_frame_stats_compute(const uint16_t *raw, size_t w, size_t h, const uint8
 
 /* Detects stars in a raw CFA frame (any Bayer pattern: detection runs on the
  * 2x2-binned luminance, centroids are refined at full resolution on the
- * sliding 2x2 sum). Background and noise come from a tiled median/MAD model.
+ * sliding 2x2 sum: Gaussian-windowed, and for bright stars weighted for photon
+ * noise, with the gain taken as sky variance / sky level; err counts that
+ * photon noise). Background and noise come from a tiled median/MAD model.
  * Single hot pixels, saturated stars and blends closer than 2 px are dropped.
  * *ret_stars (caller frees with free()) is sorted by flux, brightest first.
  * Returns CS_OK, CS_EINVAL (frame smaller than 16 x 16), CS_ENOMEM. Thread-safe. */
