@@ -2,25 +2,22 @@
  * (action=start|file), POST /finalize, GET /upload/status, and the script API
  * /api/raw_upload?action=start|file|finalize|status.
  *
- * A file part is streamed from the FastCGI input (256 KiB reads) through the
- * multipart parser straight into a temporary file in the session's folder,
+ * A file part is streamed (upload_recv.c) from the FastCGI input (256 KiB
+ * reads) through the multipart parser straight into a temporary file in the session's folder,
  * while the streaming FITS reader checks the header from the first blocks and
  * SHA-256 is computed; no per-byte work besides the boundary search. Only when
  * the whole file is valid is its raw_files row inserted and the file renamed
  * to <buffer_dir>/sess_<token>/<file_id>.fit. Any refusal removes the
  * temporary file, so nothing of a refused file is kept. */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "handlers.h"
+#include "upload_recv.h"
 #include "crowdsky/alloc.h"
 #include "crowdsky/chunkkey.h"
 #include "crowdsky/fits.h"
@@ -121,144 +118,56 @@ static int do_start(struct cs_req *req)
 /* ---- one file ---- */
 
 struct upload {
-        struct cs_req *req;
+        struct upload_recv rx; /* the file part and the fields; first */
         struct cs_db *db;
         bool api;                 /* script API: Basic auth, no CSRF */
-        int64_t max_file;         /* cfg.max_upload_bytes */
-
-        /* the file part */
-        int nfiles;               /* file parts seen */
-        bool in_file;             /* inside the file part */
-        bool file_done;           /* file part complete and valid */
         struct upsession sess;
-        char filename[256];
-        char tmp_path[PATH_MAX];
-        int fd;
-        uint64_t size;
-        struct cs_sha256 *sha;
-        struct cs_fits_reader *fits;
-        struct cs_fits_info info;
-        char sha_hex[CS_AUTH_HEX];
-
-        /* the refusal, if any: HTTP code + message (sent by the handler) */
-        int http;
-        char msg[300];
 };
 
-/* Records the refusal and returns a status that stops the parser. */
-static int refuse(struct upload *u, int http, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int refuse(struct upload *u, int http, const char *fmt, ...)
+/* upload_recv hook: the 'file' part, checked before a byte of it is kept
+ * (CSRF, name, session, duplicates, quota). */
+static int file_begin(struct upload_recv *rx, const struct cs_multipart_part *part)
 {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(u->msg, sizeof u->msg, fmt, ap);
-        va_end(ap);
-        u->http = http;
-        return CS_ECANCELLED;
-}
-
-static void discard_file(struct upload *u)
-{
-        if (u->fd >= 0) {
-                close(u->fd);
-                u->fd = -1;
-        }
-        if (u->tmp_path[0]) {
-                if (unlink(u->tmp_path) < 0 && errno != ENOENT)
-                        cs_log_warn("req=%s unlink '%s': %s", u->req->id, u->tmp_path, strerror(errno));
-                u->tmp_path[0] = '\0';
-        }
-}
-
-/* Bytes held by raw files still in the buffer (not yet stacked and deleted).
- * The SUM scans raw_files, so it is cached for 2 s per process; this
- * process's stored uploads are added as they happen (buffer_add). */
-static int buffer_used(struct cs_req *req, struct cs_db *db, int64_t *ret)
-{
-        struct cs_app *app = req->app;
-        int64_t now = cs_now_us(), used;
-        int r;
-
-        pthread_mutex_lock(&app->quota_lock);
-        if (app->quota_at_us && now - app->quota_at_us < 2000000 && now >= app->quota_at_us) {
-                *ret = app->quota_used;
-                pthread_mutex_unlock(&app->quota_lock);
-                return CS_OK;
-        }
-        pthread_mutex_unlock(&app->quota_lock);
-        r = cs_db_query_i64(db,
-                            "SELECT COALESCE(SUM(r.size_bytes), 0) FROM raw_files r "
-                            "LEFT JOIN stacking_jobs j ON j.id = r.job_id "
-                            "WHERE j.id IS NULL OR j.state <> 'completed'",
-                            NULL, 0, &used, &req->err);
-        if (r < 0)
-                return r;
-        pthread_mutex_lock(&app->quota_lock);
-        app->quota_used = used;
-        app->quota_at_us = now;
-        pthread_mutex_unlock(&app->quota_lock);
-        *ret = used;
-        return CS_OK;
-}
-
-static void buffer_add(struct cs_app *app, int64_t n)
-{
-        pthread_mutex_lock(&app->quota_lock);
-        app->quota_used += n;
-        pthread_mutex_unlock(&app->quota_lock);
-}
-
-static bool good_extension(const char *name)
-{
-        const char *dot = strrchr(name, '.');
-
-        return dot && (!strcasecmp(dot, ".fit") || !strcasecmp(dot, ".fits"));
-}
-
-static int file_begin(struct upload *u, const struct cs_multipart_part *part)
-{
-        struct cs_req *req = u->req;
+        struct upload *u = rx->ud;
+        struct cs_req *req = rx->req;
         const char *base, *token;
-        char dir[PATH_MAX], rnd[17];
+        char dir[PATH_MAX];
         int64_t used = 0, dup = 0;
         int r;
 
-        if (strcmp(part->name, "file") != 0)
-                return refuse(u, 400, "unexpected file field '%s' (expected 'file')", part->name);
-        if (++u->nfiles > 1)
-                return refuse(u, 400, "one file per request");
         if (!u->api && !req->csrf_ok && !cs_req_csrf_check(req, cs_form_get_text(&req->form, "csrf_token")))
-                return refuse(u, 403, "missing or wrong CSRF token");
+                return upload_recv_refuse(rx, 403, "missing or wrong CSRF token");
         /* the browser may send a folder-relative name: keep the last component only */
         base = part->filename;
         for (const char *q = part->filename; *q; q++)
                 if (*q == '/' || *q == '\\')
                         base = q + 1;
         if (!*base)
-                return refuse(u, 400, "the file has no name");
+                return upload_recv_refuse(rx, 400, "the file has no name");
         if (!cs_text_ok(base))
-                return refuse(u, 400, "the file name must be UTF-8 text without control characters");
+                return upload_recv_refuse(rx, 400,
+                                          "the file name must be UTF-8 text without control characters");
         if (strlen(base) > 255)
-                return refuse(u, 400, "file name too long (at most 255 bytes)");
-        snprintf(u->filename, sizeof u->filename, "%s", base);
-        if (!good_extension(u->filename))
-                return refuse(u, 400, "'%s': only .fit and .fits files are accepted", u->filename);
+                return upload_recv_refuse(rx, 400, "file name too long (at most 255 bytes)");
+        snprintf(rx->filename, sizeof rx->filename, "%s", base);
+        if (!upload_recv_fits_name(rx->filename))
+                return upload_recv_refuse(rx, 400, "'%s': only .fit and .fits files are accepted",
+                                          rx->filename);
 
         token = cs_form_get_text(&req->form, "session_token");
         if (!token)
                 token = cs_req_arg(req, "session_token");
         if (!token || !*token)
-                return refuse(u, 400, "session_token is required (send it before the file)");
+                return upload_recv_refuse(rx, 400, "session_token is required (send it before the file)");
         r = session_load(req, u->db, token, false, &u->sess);
         if (r == CS_ENOTFOUND)
-                return refuse(u, 404, "upload session not found");
+                return upload_recv_refuse(rx, 404, "upload session not found");
         if (r < 0)
                 return r;
         if (strcmp(u->sess.state, "open") != 0)
-                return refuse(u, 409, "upload session is already %s", u->sess.state);
+                return upload_recv_refuse(rx, 409, "upload session is already %s", u->sess.state);
         {
-                struct cs_db_param p[] = { CS_DB_I64(u->sess.id), CS_DB_STR(u->filename) };
+                struct cs_db_param p[] = { CS_DB_I64(u->sess.id), CS_DB_STR(rx->filename) };
                 r = cs_db_query_i64(u->db,
                                     "SELECT COUNT(*) FROM raw_files WHERE session_id = ? AND original_filename = ?",
                                     p, CS_DB_N(p), &dup, &req->err);
@@ -266,164 +175,32 @@ static int file_begin(struct upload *u, const struct cs_multipart_part *part)
         if (r < 0)
                 return r;
         if (dup)
-                return refuse(u, 409, "'%s' was already uploaded in this session", u->filename);
-        r = buffer_used(req, u->db, &used);
+                return upload_recv_refuse(rx, 409, "'%s' was already uploaded in this session", rx->filename);
+        r = upload_recv_buffer_used(req, u->db, true, &used);
         if (r < 0)
                 return r;
         if (used + (req->content_length > 0 ? req->content_length : 0) > req->app->cfg.buffer_quota_bytes)
-                return refuse(u, 507, "the raw-frame buffer is full (quota %lld bytes); try again after "
-                                      "pending jobs have been stacked",
-                              (long long)req->app->cfg.buffer_quota_bytes);
+                return upload_recv_refuse(rx, 507,
+                                          "the raw-frame buffer is full (quota %lld bytes); try again after "
+                                          "pending jobs have been stacked",
+                                          (long long)req->app->cfg.buffer_quota_bytes);
 
         if ((size_t)snprintf(dir, sizeof dir, "%s/sess_%s", req->app->cfg.buffer_dir, u->sess.token) >= sizeof dir - 32)
                 return cs_err_set(&req->err, CS_EIO, "buffer_dir path too long");
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return cs_err_set(&req->err, CS_EIO, "mkdir '%s': %s", dir, strerror(errno));
-        r = cs_random_hex(rnd, 8, &req->err);
-        if (r < 0)
-                return r;
-        if ((size_t)snprintf(u->tmp_path, sizeof u->tmp_path, "%s/.incoming-%s", dir, rnd) >= sizeof u->tmp_path) {
-                u->tmp_path[0] = '\0';
-                return cs_err_set(&req->err, CS_EIO, "buffer_dir path too long");
-        }
-        u->fd = open(u->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (u->fd < 0) {
-                u->tmp_path[0] = '\0';
-                return cs_err_set(&req->err, CS_EIO, "create in '%s': %s", dir, strerror(errno));
-        }
-        u->sha = cs_sha256_new();
-        u->fits = cs_fits_reader_new();
-        u->in_file = true;
-        return CS_OK;
+        return upload_recv_open_file(rx, dir);
 }
 
-static int on_begin(void *ud, const struct cs_multipart_part *part, struct cs_err *err)
-{
-        struct upload *u = ud;
-
-        (void)err;
-        if (part->has_filename)
-                return file_begin(u, part);
-        /* a small field */
-        return cs_form_add(&u->req->form, part->name, strlen(part->name), "", 0, &u->req->err) < 0
-                       ? refuse(u, 413, "form fields too large")
-                       : CS_OK;
-}
-
-static int on_data(void *ud, const char *p, size_t n, struct cs_err *err)
-{
-        struct upload *u = ud;
-        struct cs_req *req = u->req;
-        struct cs_err ferr = CS_ERR_INIT;
-        int r;
-
-        (void)err;
-        if (!u->in_file) {
-                struct cs_form *f = &req->form;
-                struct cs_form_field *fld = &f->fields[f->n - 1];
-                if (n > f->max_bytes - f->bytes)
-                        return refuse(u, 413, "form fields too large");
-                fld->value = cs_xrealloc(fld->value, fld->value_len + n + 1);
-                memcpy(fld->value + fld->value_len, p, n);
-                fld->value_len += n;
-                fld->value[fld->value_len] = '\0';
-                f->bytes += n;
-                return CS_OK;
-        }
-        u->size += n;
-        if (u->size > (uint64_t)u->max_file)
-                return refuse(u, 413, "'%s' is larger than %lld bytes", u->filename, (long long)u->max_file);
-        r = cs_fits_reader_feed(u->fits, p, n, &ferr);
-        if (r < 0)
-                return refuse(u, r == CS_ETOOBIG ? 413 : 400, "'%s': %s", u->filename, ferr.msg);
-        cs_sha256_update(u->sha, p, n);
-        while (n) {
-                ssize_t k = write(u->fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == ENOSPC || errno == EDQUOT)
-                                return refuse(u, 507, "the raw-frame buffer disk is full");
-                        return cs_err_set(&req->err, CS_EIO, "write '%s': %s", u->tmp_path, strerror(errno));
-                }
-                p += k;
-                n -= (size_t)k;
-        }
-        return CS_OK;
-}
-
-static int on_end(void *ud, struct cs_err *err)
-{
-        struct upload *u = ud;
-        struct cs_err ferr = CS_ERR_INIT;
-        int r;
-
-        (void)err;
-        if (!u->in_file)
-                return CS_OK;
-        u->in_file = false;
-        r = cs_fits_reader_finish(u->fits, CS_FITS_SIZE_FED, &u->info, &ferr);
-        if (r < 0)
-                return refuse(u, r == CS_ETOOBIG ? 413 : 400, "'%s': %s", u->filename, ferr.msg);
-        cs_sha256_final_hex(u->sha, u->sha_hex);
-        if (close(u->fd) < 0) {
-                u->fd = -1;
-                return cs_err_set(&u->req->err, CS_EIO, "close '%s': %s", u->tmp_path, strerror(errno));
-        }
-        u->fd = -1;
-        u->file_done = true;
-        return CS_OK;
-}
-
-/* Streams the multipart body through the parser. */
-static int stream_body(struct upload *u)
-{
-        static const struct cs_multipart_cb cb = { on_begin, on_data, on_end };
-        struct cs_multipart_limits lim = { 8192, 16 };
-        struct cs_req *req = u->req;
-        struct cs_multipart *mp = NULL;
-        struct cs_err perr = CS_ERR_INIT;
-        int r;
-
-        r = cs_multipart_new(req->content_type, &cb, u, &lim, &mp, &perr);
-        if (r < 0)
-                return refuse(u, 400, "%s", perr.msg);
-        for (;;) {
-                long k = cs_req_read(req, req->w->iobuf, CS_IOBUF_SIZE);
-                if (k == 0)
-                        break;
-                if (k == CS_ETOOBIG) {
-                        r = refuse(u, 413, "request body too large");
-                        break;
-                }
-                if (k < 0) {
-                        r = cs_err_set(&req->err, CS_EIO, "reading the request body failed");
-                        break;
-                }
-                r = cs_multipart_feed(mp, req->w->iobuf, (size_t)k, &perr);
-                if (r < 0)
-                        break;
-        }
-        if (r == CS_OK)
-                r = cs_multipart_finish(mp, &perr);
-        cs_multipart_free(mp);
-        if (r < 0 && !u->http && !req->err.code)
-                r = refuse(u, cs_http_status_of(r) == 413 ? 413 : 400, "%s", perr.msg);
-        return r;
-}
-
-static void upload_release(struct upload *u)
-{
-        discard_file(u);
-        u->sha = cs_sha256_free(u->sha);
-        u->fits = cs_fits_reader_free(u->fits);
-}
+static const struct upload_recv_ops recv_ops = {
+        .one_file = "one file per request",
+        .file_begin = file_begin,
+};
 
 /* Stores a validated file: checks, row, rename. */
 static int store_file(struct upload *u, int64_t *ret_id, char ret_key[CS_CHUNKKEY_MAX])
 {
-        struct cs_req *req = u->req;
-        struct cs_fits_info *fi = &u->info;
+        struct upload_recv *rx = &u->rx;
+        struct cs_req *req = rx->req;
+        struct cs_fits_info *fi = &rx->info;
         char key[CS_CHUNKKEY_MAX], final_path[PATH_MAX];
         struct cs_err kerr = CS_ERR_INIT;
         int64_t dup = 0, used = 0;
@@ -432,30 +209,31 @@ static int store_file(struct upload *u, int64_t *ret_id, char ret_key[CS_CHUNKKE
 
         r = cs_chunkkey_format(fi->obs_time, fi->ra, fi->dec, key, &kerr);
         if (r < 0)
-                return refuse(u, 400, "'%s': %s", u->filename, kerr.msg);
+                return upload_recv_refuse(rx, 400, "'%s': %s", rx->filename, kerr.msg);
         {
-                struct cs_db_param p[] = { CS_DB_I64(u->sess.id), CS_DB_STR(u->sha_hex) };
+                struct cs_db_param p[] = { CS_DB_I64(u->sess.id), CS_DB_STR(rx->sha_hex) };
                 r = cs_db_query_i64(u->db, "SELECT COUNT(*) FROM raw_files WHERE session_id = ? AND sha256 = ?",
                                     p, CS_DB_N(p), &dup, &req->err);
         }
         if (r < 0)
                 return r;
         if (dup)
-                return refuse(u, 409, "'%s': the same file content was already uploaded in this session",
-                              u->filename);
-        r = buffer_used(req, u->db, &used);
+                return upload_recv_refuse(rx, 409,
+                                          "'%s': the same file content was already uploaded in this session",
+                                          rx->filename);
+        r = upload_recv_buffer_used(req, u->db, true, &used);
         if (r < 0)
                 return r;
-        if (used + (int64_t)u->size > req->app->cfg.buffer_quota_bytes)
-                return refuse(u, 507, "the raw-frame buffer is full (quota %lld bytes)",
-                              (long long)req->app->cfg.buffer_quota_bytes);
+        if (used + (int64_t)rx->size > req->app->cfg.buffer_quota_bytes)
+                return upload_recv_refuse(rx, 507, "the raw-frame buffer is full (quota %lld bytes)",
+                                          (long long)req->app->cfg.buffer_quota_bytes);
         {
                 struct cs_db_param p[] = {
                         CS_DB_I64(u->sess.id),
                         CS_DB_I64(req->user_id),
-                        CS_DB_STR(u->filename),
-                        CS_DB_I64(u->size),
-                        CS_DB_STR(u->sha_hex),
+                        CS_DB_STR(rx->filename),
+                        CS_DB_I64(rx->size),
+                        CS_DB_STR(rx->sha_hex),
                         CS_DB_STR(fi->date_obs),
                         CS_DB_F64(fi->obs_time),
                         CS_DB_F64(fi->ra),
@@ -477,21 +255,21 @@ static int store_file(struct upload *u, int64_t *ret_id, char ret_key[CS_CHUNKKE
                                p, CS_DB_N(p), NULL, &id, &req->err);
         }
         if (r == CS_ECONFLICT)
-                return refuse(u, 409, "'%s' was already uploaded in this session", u->filename);
+                return upload_recv_refuse(rx, 409, "'%s' was already uploaded in this session", rx->filename);
         if (r < 0)
                 return r;
         r = cs_raw_path(&req->app->cfg, u->sess.token, (int64_t)id, final_path, sizeof final_path);
-        if (r == CS_OK && rename(u->tmp_path, final_path) < 0)
+        if (r == CS_OK && rename(rx->tmp_path, final_path) < 0)
                 r = cs_err_set(&req->err, CS_EIO, "rename to '%s': %s", final_path, strerror(errno));
         if (r < 0) {
                 struct cs_db_param p[] = { CS_DB_I64(id) };
                 (void)cs_db_exec(u->db, "DELETE FROM raw_files WHERE id = ?", p, CS_DB_N(p), NULL, NULL, NULL);
                 return r;
         }
-        u->tmp_path[0] = '\0'; /* it is the stored file now */
-        buffer_add(req->app, (int64_t)u->size);
+        rx->tmp_path[0] = '\0'; /* it is the stored file now */
+        upload_recv_buffer_add(req->app, (int64_t)rx->size);
         {
-                struct cs_db_param p[] = { CS_DB_I64(u->size), CS_DB_I64(u->sess.id) };
+                struct cs_db_param p[] = { CS_DB_I64(rx->size), CS_DB_I64(u->sess.id) };
                 (void)cs_db_exec(u->db,
                                  "UPDATE upload_sessions SET n_files = n_files + 1, bytes = bytes + ?, "
                                  "updated_at = UTC_TIMESTAMP(6) WHERE id = ?",
@@ -505,29 +283,30 @@ static int store_file(struct upload *u, int64_t *ret_id, char ret_key[CS_CHUNKKE
 /* action=file: the whole multipart request. */
 static int do_file(struct cs_req *req, struct upload *u)
 {
+        struct upload_recv *rx = &u->rx;
         char key[CS_CHUNKKEY_MAX];
         int64_t id = 0;
         cJSON *doc;
         int r;
 
-        if (!u->file_done)
+        if (!rx->file_done)
                 return cs_reply_error(req, 400, "no file in the request (multipart field 'file')");
         r = store_file(u, &id, key);
-        if (r == CS_ECANCELLED && u->http)
-                return cs_reply_error(req, u->http, "%s", u->msg);
+        if (r == CS_ECANCELLED && rx->http)
+                return cs_reply_error(req, rx->http, "%s", rx->msg);
         if (r < 0)
                 return r;
         cs_log_info("req=%s stored file_id=%lld user='%s' bytes=%llu chunk=%s", req->id, (long long)id,
-                    req->username, (unsigned long long)u->size, key);
+                    req->username, (unsigned long long)rx->size, key);
         doc = cJSON_CreateObject();
         cJSON_AddBoolToObject(doc, "ok", 1);
         cJSON_AddNumberToObject(doc, "file_id", (double)id);
-        cJSON_AddStringToObject(doc, "filename", u->filename);
+        cJSON_AddStringToObject(doc, "filename", rx->filename);
         cJSON_AddStringToObject(doc, "chunk_key", key);
-        cJSON_AddStringToObject(doc, "date_obs", u->info.date_obs);
-        cJSON_AddNumberToObject(doc, "size", (double)u->size);
-        if (u->info.object[0])
-                cJSON_AddStringToObject(doc, "object", u->info.object);
+        cJSON_AddStringToObject(doc, "date_obs", rx->info.date_obs);
+        cJSON_AddNumberToObject(doc, "size", (double)rx->size);
+        if (rx->info.object[0])
+                cJSON_AddStringToObject(doc, "object", rx->info.object);
         return cs_reply_json(req, 200, doc);
 }
 
@@ -861,20 +640,18 @@ static int upload_entry(struct cs_req *req, bool api)
         int r = CS_OK;
 
         memset(&u, 0, sizeof u);
-        u.req = req;
+        upload_recv_init(&u.rx, req, &recv_ops, &u);
         u.api = api;
-        u.fd = -1;
-        u.max_file = req->app->cfg.max_upload_bytes;
 
         if (req->method_bit == CS_M_POST && cs_str_eq_nocase(mt, "multipart/form-data")) {
                 u.db = cs_req_db(req);
                 if (!u.db)
                         return CS_EDB;
-                r = stream_body(&u);
+                r = upload_recv_stream(&u.rx);
                 if (r < 0) {
-                        upload_release(&u);
-                        if (u.http)
-                                return cs_reply_error(req, u.http, "%s", u.msg);
+                        upload_recv_release(&u.rx);
+                        if (u.rx.http)
+                                return cs_reply_error(req, u.rx.http, "%s", u.rx.msg);
                         return r;
                 }
         } else if (req->method_bit == CS_M_POST) {
@@ -884,19 +661,19 @@ static int upload_entry(struct cs_req *req, bool api)
         }
         if (!api && !req->csrf_ok && req->method_bit == CS_M_POST &&
             !cs_req_csrf_check(req, cs_req_field(req, "csrf_token"))) {
-                upload_release(&u);
+                upload_recv_release(&u.rx);
                 return cs_reply_error(req, 403, "missing or wrong CSRF token");
         }
         action = cs_req_arg(req, "action");
         if (!action)
                 action = cs_req_field(req, "action");
-        if (!action && u.nfiles)
+        if (!action && u.rx.nfiles)
                 action = "file";
         if (!action) {
                 r = cs_reply_error(req, 400, "action is required (start, file, finalize%s)", api ? ", status" : "");
         } else if (!strcmp(action, "file")) {
                 r = do_file(req, &u);
-        } else if (u.nfiles) {
+        } else if (u.rx.nfiles) {
                 r = cs_reply_error(req, 400, "a file was sent with action=%s", action);
         } else if (req->method_bit != CS_M_POST && strcmp(action, "status") != 0) {
                 r = cs_reply_error(req, 405, "action=%s needs POST", action);
@@ -909,7 +686,7 @@ static int upload_entry(struct cs_req *req, bool api)
         } else {
                 r = cs_reply_error(req, 400, "unknown action '%s'", action);
         }
-        upload_release(&u);
+        upload_recv_release(&u.rx);
         return r;
 }
 
