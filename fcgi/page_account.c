@@ -10,6 +10,7 @@
 
 #include "handlers.h"
 #include "html.h"
+#include "upload_recv.h"
 #include "pages.h"
 
 /* A local path to go to after logging in, or "/". */
@@ -228,11 +229,7 @@ int page_account(struct cs_req *req)
                 int64_t used = 0, nfiles = 0;
                 char a[32], b[32];
                 double q = (double)req->app->cfg.buffer_quota_bytes;
-                r = cs_db_query_i64(db,
-                                    "SELECT COALESCE(SUM(r.size_bytes), 0) FROM raw_files r "
-                                    "LEFT JOIN stacking_jobs j ON j.id = r.job_id "
-                                    "WHERE j.id IS NULL OR j.state <> 'completed'",
-                                    NULL, 0, &used, &req->err);
+                r = upload_recv_buffer_used(req, db, false, &used); /* what the quota counts */
                 if (r == CS_OK)
                         r = cs_db_query_i64(db, "SELECT COUNT(*) FROM raw_files", NULL, 0, &nfiles, &req->err);
                 if (r < 0) {
