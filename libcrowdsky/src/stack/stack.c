@@ -591,6 +591,26 @@ out:
         return NULL;
 }
 
+/* ---- output ---- */
+
+struct fits_job {
+        const struct cs_stack_result *res;
+        const struct cs_stack_params *p;
+        struct cs_err err;
+        int r;
+        double secs;
+};
+
+static void *write_fits_thread(void *arg)
+{
+        struct fits_job *j = arg;
+        double t0 = cs__now();
+
+        j->r = cs_stack_write_fits(j->res, j->p, j->p->output, &j->err);
+        j->secs = cs__now() - t0;
+        return NULL;
+}
+
 /* ---- the whole run ---- */
 
 static int cmp_double(const void *a, const void *b)
@@ -974,24 +994,49 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
         if (params->output || params->thumbnail)
                 stage_begin(&rn, CS_STAGE_WRITE, (params->output ? 1 : 0) + (params->thumbnail ? 1 : 0));
         res.peak_rss_mb = peak_rss_mb();
-        if (params->output) {
-                t0 = cs__now();
-                r = cs_stack_write_fits(&res, params, params->output, err);
-                if (r < 0)
-                        goto out;
-                res.timings[CS_STACK_T_WRITE] = cs__now() - t0;
-                progress_step(&rn);
-        }
-        if (params->thumbnail) {
-                size_t np = rn.w * rn.h;
+        {
+                /* the FITS file and the thumbnail are independent: with two threads
+                 * the FITS file is written while the main thread makes the PNG */
+                struct fits_job fj = { &res, params, CS_ERR_INIT, CS_OK, 0 };
+                pthread_t wt;
+                bool async = params->output && params->thumbnail && rn.threads > 1 &&
+                             pthread_create(&wt, NULL, write_fits_thread, &fj) == 0;
+                int rt = CS_OK;
+                double t_thumb = 0;
+                struct cs_err e_thumb = CS_ERR_INIT;
 
-                t0 = cs__now();
-                r = cs_png_write_thumbnail(params->thumbnail, res.rgb, res.rgb + np, res.rgb + 2 * np, (int)rn.w,
-                                           (int)rn.h, 1024, err);
-                if (r < 0)
+                if (params->output && !async)
+                        write_fits_thread(&fj);
+                if (params->thumbnail) {
+                        size_t np = rn.w * rn.h;
+
+                        t0 = cs__now();
+                        rt = cs_png_write_thumbnail(params->thumbnail, res.rgb, res.rgb + np, res.rgb + 2 * np,
+                                                    (int)rn.w, (int)rn.h, 1024, &e_thumb);
+                        t_thumb = cs__now() - t0;
+                }
+                if (async)
+                        pthread_join(wt, NULL);
+                if (fj.r < 0) {
+                        if (err)
+                                *err = fj.err;
+                        r = fj.r;
                         goto out;
-                res.timings[CS_STACK_T_THUMB] = cs__now() - t0;
-                progress_step(&rn);
+                }
+                if (rt < 0) {
+                        if (err)
+                                *err = e_thumb;
+                        r = rt;
+                        goto out;
+                }
+                if (params->output) {
+                        res.timings[CS_STACK_T_WRITE] = fj.secs;
+                        progress_step(&rn);
+                }
+                if (params->thumbnail) {
+                        res.timings[CS_STACK_T_THUMB] = t_thumb;
+                        progress_step(&rn);
+                }
         }
         res.timings[CS_STACK_T_TOTAL] = cs__now() - t_start;
         res.peak_rss_mb = peak_rss_mb();
