@@ -448,6 +448,25 @@ static size_t lower_bound(const size_t *a, size_t n, size_t v)
         return lo;
 }
 
+/* out[i] = in[i] for n values, 8 at a time (a plain loop stays scalar at -O2). */
+static void u16_to_f32(const uint16_t *restrict in, float *restrict out, size_t n)
+{
+        typedef uint16_t vu16x8 __attribute__((vector_size(16)));
+        typedef float vf32x8 __attribute__((vector_size(32)));
+        size_t i = 0;
+
+        for (; i + 8 <= n; i += 8) {
+                vu16x8 a;
+                vf32x8 f;
+
+                memcpy(&a, in + i, sizeof a);
+                f = __builtin_convertvector(a, vf32x8);
+                memcpy(out + i, &f, sizeof f);
+        }
+        for (; i < n; i++)
+                out[i] = in[i];
+}
+
 static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], struct cs_err *e)
 {
         size_t w = rn->w, y0 = b * rn->block_rows, rows = rn->block_rows, u, c, i;
@@ -493,8 +512,7 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                                 t->hotrel[q - first] = rn->hotidx[q] - (size_t)blo * w;
                         cs__hotpix_mend_list(t->raw, w, nrows, rn->hotmask + (size_t)blo * w, t->hotrel, last - first);
                 }
-                for (i = 0; i < nrows * w; i++)
-                        t->band[i] = t->raw[i];
+                u16_to_f32(t->raw, t->band, nrows * w);
                 cpu[0] += cs__thread_cpu() - t0;
                 t0 = cs__thread_cpu();
                 for (i = 0; i < 4; i++)
