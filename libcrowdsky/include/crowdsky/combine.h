@@ -28,8 +28,10 @@ void cs_combine_params_default(struct cs_combine_params *p);
  * survivors' standard deviation. Up to 16 frames every pixel's values are
  * kept sorted (a sorting network run across 64 pixels at a time); beyond, the
  * median and quartiles come from the sorted values of (up to) 32 frames spread
- * over the set -- exact up to 32 frames -- and the later passes sum over all
- * frames. With
+ * over the set -- exact up to 32 frames; the first pass then uses the standard
+ * deviation of those sorted values within their interquartile bounds -- and
+ * the later passes sum over all frames, stopping once a pass changes the
+ * number of survivors by at most one. With
  * fewer than median_below values the median is returned. Pixels no frame
  * covers get 0. Vectorised (GCC vector types; AVX2 chosen at run time).
  *
