@@ -1,6 +1,7 @@
 /* resample.c - bilinear resampling of debayered bands into the reference
  * geometry, with a coverage mask so frame edges never average in zeros. */
 #include <math.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -54,6 +55,44 @@ static void clip_interval(double a, double b, double lo, double hi, double *x0, 
                 *x0 = fmax(*x0, p);
                 *x1 = fmin(*x1, q);
         }
+}
+
+/* Row yy of a 3-plane output: the columns whose samples the kernel can take are
+ * [xa, xb] (clipped by clip_interval; empty when xb < xa or when the caller
+ * says so). Marks them in the row's mask, zeroes the planes outside them, and
+ * returns them as [*ret_i0, *ret_i1); false when the row is wholly uncovered
+ * (then the whole row is zero and its mask clear). */
+static bool cover_row3(double xa, double xb, bool empty, size_t out_w, size_t yy, float *const out[3],
+                       uint8_t *mk, size_t *ret_i0, size_t *ret_i1)
+{
+        size_t i0, i1, x;
+        int c;
+
+        if (empty || xb < xa) {
+                memset(mk, 0, out_w);
+                for (c = 0; c < 3; c++)
+                        for (x = 0; x < out_w; x++)
+                                out[c][yy * out_w + x] = 0;
+                return false;
+        }
+        i0 = (size_t)ceil(xa - 1e-9);
+        i1 = (size_t)floor(xb + 1e-9) + 1;
+        if (i1 > out_w)
+                i1 = out_w;
+        if (i1 < i0)
+                i1 = i0;
+        memset(mk, 0, i0);
+        memset(mk + i0, 1, i1 - i0);
+        memset(mk + i1, 0, out_w - i1);
+        for (c = 0; c < 3; c++) {
+                for (x = 0; x < i0; x++)
+                        out[c][yy * out_w + x] = 0;
+                for (x = i1; x < out_w; x++)
+                        out[c][yy * out_w + x] = 0;
+        }
+        *ret_i0 = i0;
+        *ret_i1 = i1;
+        return true;
 }
 
 void cs__resample_bilinear(const float *src, size_t src_w, size_t frame_h, long src_y0, size_t src_h,
@@ -266,7 +305,6 @@ void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame
                            const float add[3], const float mul[3], float *const out[3], uint8_t *mask)
 {
         size_t yy, x;
-        int c;
         const long band_lo = src_y0, band_hi = src_y0 + (long)src_h - 1;
         /* the 4x4 support must lie in the frame and in the band we hold */
         const double ylo = fmax(1.0, (double)band_lo + 1), yhi = fmin((double)frame_h - 2, (double)band_hi - 2);
@@ -284,29 +322,8 @@ void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame
 
                 clip_interval(ax, bx, 1.0, (double)src_w - 2.0, &xa, &xb);
                 clip_interval(ay, by, ylo, yhi, &xa, &xb);
-                if (xb < xa || src_w < 4 || yhi - ylo < 1) {
-                        for (x = 0; x < out_w; x++)
-                                mk[x] = 0;
-                        for (c = 0; c < 3; c++)
-                                for (x = 0; x < out_w; x++)
-                                        out[c][yy * out_w + x] = 0;
+                if (!cover_row3(xa, xb, src_w < 4 || yhi - ylo < 1, out_w, yy, out, mk, &i0, &i1))
                         continue;
-                }
-                i0 = (size_t)ceil(xa - 1e-9);
-                i1 = (size_t)floor(xb + 1e-9) + 1;
-                if (i1 > out_w)
-                        i1 = out_w;
-                if (i1 < i0)
-                        i1 = i0;
-                memset(mk, 0, i0);
-                memset(mk + i0, 1, i1 - i0);
-                memset(mk + i1, 0, out_w - i1);
-                for (c = 0; c < 3; c++) {
-                        for (x = 0; x < i0; x++)
-                                out[c][yy * out_w + x] = 0;
-                        for (x = i1; x < out_w; x++)
-                                out[c][yy * out_w + x] = 0;
-                }
                 {
                         const float fax = (float)ax, fay = (float)ay;
                         const float fbx = (float)bx, fby = (float)(by - (double)band_lo);
@@ -617,29 +634,8 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
                 /* coverage on the exact map, one pixel inside the 4x4 rule for the shear */
                 clip_interval(a, b * y + c0, 2.0, (double)src_w - 3.0, &xa, &xb);
                 clip_interval(d, vy, ylo, yhi, &xa, &xb);
-                if (xb < xa) {
-                        for (x = 0; x < out_w; x++)
-                                mk[x] = 0;
-                        for (ch = 0; ch < 3; ch++)
-                                for (x = 0; x < out_w; x++)
-                                        out[ch][yy * out_w + x] = 0;
+                if (!cover_row3(xa, xb, false, out_w, yy, out, mk, &i0, &i1))
                         continue;
-                }
-                i0 = (size_t)ceil(xa - 1e-9);
-                i1 = (size_t)floor(xb + 1e-9) + 1;
-                if (i1 > out_w)
-                        i1 = out_w;
-                if (i1 < i0)
-                        i1 = i0;
-                memset(mk, 0, i0);
-                memset(mk + i0, 1, i1 - i0);
-                memset(mk + i1, 0, out_w - i1);
-                for (ch = 0; ch < 3; ch++) {
-                        for (x = 0; x < i0; x++)
-                                out[ch][yy * out_w + x] = 0;
-                        for (x = i1; x < out_w; x++)
-                                out[ch][yy * out_w + x] = 0;
-                }
                 x = i0;
                 while (x < i1) {
                         double V0 = d * (double)x + vy - (double)band_lo;
