@@ -469,7 +469,19 @@ CS_TEST(failure_modes)
         p.reference = files[2];
         CS_ASSERT_OK(cs_stack_run(&p, (const char *const *)files, n, &res, &e));
         CS_ASSERT_EQ(res.reference, 2);
-        CS_ASSERT(res.frames[2].reg.rms_px < 0.2);
+        /* the reference is refitted to the stars averaged over all frames:
+         * its map stays close to the identity, its residuals those of single
+         * faint stars (~0.25 px rms here, ~20 stars a frame) */
+        CS_ASSERT(res.frames[2].reg.rms_px < 0.3);
+        {
+                double xs[4] = { 0, W - 1, 0, W - 1 }, ys[4] = { 0, 0, H - 1, H - 1 }, ox, oy;
+                int c;
+
+                for (c = 0; c < 4; c++) {
+                        cs_xform_apply(&res.frames[2].reg.xf, xs[c], ys[c], &ox, &oy);
+                        CS_ASSERT(hypot(ox - xs[c], oy - ys[c]) < 0.15);
+                }
+        }
         cs_stack_result_release(&res);
         free_list(files, n);
         free_list(other, n2);

@@ -283,33 +283,116 @@ static int cmp_master_x(const void *a, const void *b, void *ctx)
         return (x > y) - (x < y);
 }
 
+/* Index of the master star nearest (x, y) within lim (master sorted by x
+ * through order[0..n-1]), or -1; *ret_d2 gets its squared distance. */
+static long master_nearest(const struct cs_star *master, const size_t *order, size_t n, double x, double y,
+                           double lim, double *ret_d2)
+{
+        size_t lo = 0, hi = n, q;
+        double bd = lim * lim;
+        long bj = -1;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (master[order[mid]].x < x - lim)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (q = lo; q < n && master[order[q]].x <= x + lim; q++) {
+                size_t j = order[q];
+                double d2 = (master[j].x - x) * (master[j].x - x) + (master[j].y - y) * (master[j].y - y);
+
+                if (d2 < bd) {
+                        bd = d2;
+                        bj = (long)j;
+                }
+        }
+        *ret_d2 = bd;
+        return bj;
+}
+
 /* Star positions of the reference are as noisy as anyone's, and every frame
- * inherits their errors. Averaging each reference star over all registered
- * frames (mapped into the reference geometry) gives a master list about
- * sqrt(N) times steadier; every frame, the reference included, is then
- * refitted to it. Two rounds, as the maps and the averages depend on each other. */
+ * inherits their errors. Averaging each star over all registered frames
+ * (mapped into the reference geometry) gives a master list about sqrt(N)
+ * times steadier; every frame, the reference included, is then refitted to
+ * it. The list is the union of the frames' stars, not only the reference's:
+ * a frame shifted by a hundred pixels would otherwise lose the stars the
+ * reference does not show, often bright ones near its own corners where
+ * they matter most (bench sim100: the worst frames' errors came from that).
+ * Two rounds, as the maps and the averages depend on each other. */
 static void refine_on_master(struct run *rn, size_t ref)
 {
         const struct frame *R = &rn->fr[ref];
-        size_t nr = R->nstars, i, j, k;
-        struct cs_star *master;
+        size_t nr = R->nstars, cap, i, j, k, nreg = 0;
+        struct cs_star *master, *use;
         double *ax, *ay, *aw, *ad2, *ae2;
         size_t *cnt, *order;
         int round;
 
         if (nr < 3 || rn->n < 3)
                 return;
-        master = cs_xmalloc(nr * sizeof *master);
-        order = cs_xmalloc(nr * sizeof *order);
-        ax = cs_xmalloc(nr * sizeof *ax);
-        ay = cs_xmalloc(nr * sizeof *ay);
-        aw = cs_xmalloc(nr * sizeof *aw);
-        ad2 = cs_xmalloc(nr * sizeof *ad2);
-        ae2 = cs_xmalloc(nr * sizeof *ae2);
-        cnt = cs_xmalloc(nr * sizeof *cnt);
+        cap = 0;
+        for (i = 0; i < rn->n; i++)
+                if (rn->res->frames[i].registered) {
+                        cap += rn->fr[i].nstars;
+                        nreg++;
+                }
+        if (nreg < 3)
+                return;
+        master = cs_xmalloc(cap * sizeof *master);
+        use = cs_xmalloc(cap * sizeof *use);
+        order = cs_xmalloc(2 * cap * sizeof *order);
+        ax = cs_xmalloc(cap * sizeof *ax);
+        ay = cs_xmalloc(cap * sizeof *ay);
+        aw = cs_xmalloc(cap * sizeof *aw);
+        ad2 = cs_xmalloc(cap * sizeof *ad2);
+        ae2 = cs_xmalloc(cap * sizeof *ae2);
+        cnt = cs_xmalloc(cap * sizeof *cnt);
+        /* the union: the reference's stars, then every star of another frame
+         * that lands on none of them (one frame at a time, kept sorted by x) */
         memcpy(master, R->stars, nr * sizeof *master);
+        for (j = 0; j < nr; j++)
+                order[j] = j;
+        qsort_r(order, nr, sizeof *order, cmp_master_x, master);
+        for (i = 0; i < rn->n; i++) {
+                const struct cs_stack_frame *sf = &rn->res->frames[i];
+                const struct frame *f = &rn->fr[i];
+                double lim = fmax(3.0 * sf->reg.rms_px, 1.0);
+                size_t n0 = nr, a0, b0, o;
+
+                if (!sf->registered || i == ref)
+                        continue;
+                for (k = 0; k < f->nstars && nr < cap; k++) {
+                        double x, y, d2;
+
+                        cs_xform_apply(&sf->reg.xf, f->stars[k].x, f->stars[k].y, &x, &y);
+                        if (master_nearest(master, order, n0, x, y, lim, &d2) >= 0)
+                                continue;
+                        master[nr] = f->stars[k];
+                        master[nr].x = x;
+                        master[nr].y = y;
+                        nr++;
+                }
+                if (nr == n0)
+                        continue;
+                /* merge the new ones (sorted by x) into the order */
+                for (j = n0; j < nr; j++)
+                        order[cap + j - n0] = j;
+                qsort_r(order + cap, nr - n0, sizeof *order, cmp_master_x, master);
+                memmove(order + n0, order + cap, (nr - n0) * sizeof *order);
+                /* in-place merge of [0, n0) and [n0, nr) through the spare half */
+                memcpy(order + cap, order, nr * sizeof *order);
+                for (a0 = 0, b0 = n0, o = 0; o < nr; o++) {
+                        if (b0 >= nr || (a0 < n0 && master[order[cap + a0]].x <= master[order[cap + b0]].x))
+                                order[o] = order[cap + a0++];
+                        else
+                                order[o] = order[cap + b0++];
+                }
+        }
         for (round = 0; round < 2; round++) {
-                size_t nreg = 0;
+                size_t nuse = 0;
 
                 /* index of the master list by x (positions move between rounds) */
                 for (j = 0; j < nr; j++)
@@ -327,32 +410,12 @@ static void refine_on_master(struct run *rn, size_t ref)
 
                         if (!sf->registered)
                                 continue;
-                        nreg++;
                         for (k = 0; k < f->nstars; k++) {
-                                double x, y, bd = lim * lim, w;
-                                long bj = -1;
-                                size_t lo = 0, hi = nr, q;
+                                double x, y, bd, w;
+                                long bj;
 
                                 cs_xform_apply(&sf->reg.xf, f->stars[k].x, f->stars[k].y, &x, &y);
-                                /* master stars sorted by x: only the window x +- lim */
-                                while (lo < hi) {
-                                        size_t mid = lo + (hi - lo) / 2;
-
-                                        if (master[order[mid]].x < x - lim)
-                                                lo = mid + 1;
-                                        else
-                                                hi = mid;
-                                }
-                                for (q = lo; q < nr && master[order[q]].x <= x + lim; q++) {
-                                        j = order[q];
-                                        double d2 = (master[j].x - x) * (master[j].x - x) +
-                                                    (master[j].y - y) * (master[j].y - y);
-
-                                        if (d2 < bd) {
-                                                bd = d2;
-                                                bj = (long)j;
-                                        }
-                                }
+                                bj = master_nearest(master, order, nr, x, y, lim, &bd);
                                 if (bj < 0)
                                         continue;
                                 w = 1.0 / (f->stars[k].err * f->stars[k].err + 1e-6);
@@ -366,33 +429,41 @@ static void refine_on_master(struct run *rn, size_t ref)
                                 cnt[bj]++;
                         }
                 }
-                if (nreg < 3)
-                        break;
                 for (j = 0; j < nr; j++) {
-                        /* only stars seen in most frames: no bias from partial coverage */
-                        if (cnt[j] * 2 < nreg || aw[j] <= 0)
-                                continue;
-                        double mx = ax[j] / aw[j], my = ay[j] / aw[j];
-                        double off2 = (mx - master[j].x) * (mx - master[j].x) + (my - master[j].y) * (my - master[j].y);
-                        double var = (ad2[j] / (double)cnt[j] - off2) * (double)cnt[j] / (2.0 * (double)(cnt[j] - 1));
-                        double excess = var - ae2[j] / (double)cnt[j];
+                        double mx, my, off2, var, excess;
 
+                        /* a star seen in a few frames only is too unsure of its
+                         * place to pull anyone (and may be no star at all) */
+                        if (cnt[j] < 2 || aw[j] <= 0)
+                                continue;
+                        mx = ax[j] / aw[j];
+                        my = ay[j] / aw[j];
+                        off2 = (mx - master[j].x) * (mx - master[j].x) + (my - master[j].y) * (my - master[j].y);
+                        var = (ad2[j] / (double)cnt[j] - off2) * (double)cnt[j] / (2.0 * (double)(cnt[j] - 1));
+                        excess = var - ae2[j] / (double)cnt[j];
                         master[j].x = mx;
                         master[j].y = my;
                         /* what the star scatters beyond its estimated centroid error
                          * (blends, neighbours, under-estimated errors of bright stars)
                          * goes into the master star's error, so every frame's refit
-                         * weights the star by how well it really holds still */
-                        master[j].err = sqrt(1.0 / aw[j] + fmax(excess, 0.0));
+                         * weights the star by how well it really holds still; and the
+                         * maps of the frames it was seen in are unsure by ~0.01 px */
+                        master[j].err = sqrt(1.0 / aw[j] + fmax(excess, 0.0) + 1e-4 / (double)cnt[j]);
+                        use[nuse++] = master[j];
                 }
+                if (nuse < 3)
+                        break;
                 /* refit every frame to it, over the threads */
-                rn->master = master;
-                rn->nmaster = nr;
+                rn->master = use;
+                rn->nmaster = nuse;
                 atomic_store(&rn->next, 0);
                 if (run_threads(rn, refit_thread) < 0)
                         break;
         }
+        rn->master = NULL;
+        rn->nmaster = 0;
         free(master);
+        free(use);
         free(order);
         free(ax);
         free(ay);
