@@ -414,6 +414,7 @@ struct tbuf {
         const float **planes;
         const uint8_t **masks;
         size_t *hotrel;  /* hot pixel indices relative to a band */
+        size_t *spans;   /* 4 x band_cap: per band row, pass 1 and debayer columns */
 };
 
 static int grow_band(struct tbuf *t, size_t rows, size_t w)
@@ -424,11 +425,13 @@ static int grow_band(struct tbuf *t, size_t rows, size_t w)
         free(t->band);
         free(t->rgb);
         free(t->tmp);
+        free(t->spans);
+        t->spans = cs_alloc_array(4 * rows, sizeof *t->spans, 0);
         t->raw = cs_alloc_array(rows * w, sizeof *t->raw, 0);
         t->band = cs_alloc_array(rows * w, sizeof *t->band, 0);
         t->rgb = cs_alloc_array(3 * rows * w, sizeof *t->rgb, 0);
         t->tmp = cs_alloc_array(3 * rows * w, sizeof *t->tmp, 0);
-        t->band_cap = t->raw && t->band && t->rgb && t->tmp ? rows : 0;
+        t->band_cap = t->raw && t->band && t->rgb && t->tmp && t->spans ? rows : 0;
         return t->band_cap ? CS_OK : CS_ENOMEM;
 }
 
@@ -483,6 +486,7 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                 long lo, hi, blo, bhi;
                 size_t nrows;
                 uint8_t cfa[4];
+                bool spans;
 
                 cs__resample_rows(&f->inv, w, y0, rows, rn->h, 2, &lo, &hi);
                 if (hi - lo < 2) {
@@ -517,8 +521,14 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                 t0 = cs__thread_cpu();
                 for (i = 0; i < 4; i++)
                         cfa[i] = rn->cfa[((((i >> 1) + (size_t)blo) & 1) << 1) | (i & 1)];
-                cs_debayer(t->band, w, nrows, cfa, rn->p->debayer_gradient, t->rgb, t->rgb + nrows * w,
-                           t->rgb + 2 * nrows * w);
+                /* a rotated frame's band is a slanted strip: only its part is
+                 * debayered and resampled in pass 1 of the two-pass scheme */
+                spans = rn->p->resample_bicubic && rn->p->resample_separable &&
+                        cs__resample_sep_spans(&f->inv, w, blo, nrows, w, y0, rows, t->spans, t->spans + nrows,
+                                               t->spans + 2 * nrows, t->spans + 3 * nrows);
+                cs__debayer_spans(t->band, w, nrows, cfa, rn->p->debayer_gradient, t->rgb, t->rgb + nrows * w,
+                                  t->rgb + 2 * nrows * w, spans ? t->spans + 2 * nrows : NULL,
+                                  spans ? t->spans + 3 * nrows : NULL);
                 cpu[1] += cs__thread_cpu() - t0;
                 t0 = cs__thread_cpu();
                 if (rn->p->resample_bicubic) {
@@ -529,7 +539,8 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
 
                         if (!rn->p->resample_separable ||
                             !cs__resample_bicubic3_sep(src, w, rn->h, blo, nrows, &f->inv, w, y0, rows, f->add, f->mul,
-                                                       dst, mask, tmp))
+                                                       dst, mask, tmp, spans ? t->spans : NULL,
+                                                       spans ? t->spans + nrows : NULL))
                                 cs__resample_bicubic3(src, w, rn->h, blo, nrows, &f->inv, w, y0, rows, f->add, f->mul,
                                                       dst, mask);
                 } else {
@@ -600,6 +611,7 @@ out:
         free(t.band);
         free(t.rgb);
         free(t.tmp);
+        free(t.spans);
         free(t.vals);
         free(t.mask);
         free(t.scratch);
