@@ -177,7 +177,7 @@ static void *pass1_thread(void *arg)
                 f = &rn->fr[k];
                 sf = &rn->res->frames[k];
                 pthread_mutex_lock(&f->lock);
-                r = cs__frame_read_rows(f->ff, f->path, (long)rn->w, 0, (long)rn->h, raw, &e);
+                r = cs__frame_read_rows(f->ff, &f->hdr, f->path, (long)rn->w, 0, (long)rn->h, raw, &e);
                 pthread_mutex_unlock(&f->lock);
                 if (r < 0) {
                         set_error(rn, &e);
@@ -503,7 +503,7 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                         return cs_err_set(e, CS_ENOMEM, "out of memory for a band of %zu rows", nrows);
                 t0 = cs__thread_cpu();
                 pthread_mutex_lock(&f->lock);
-                r = cs__frame_read_rows(f->ff, f->path, (long)w, blo, (long)nrows, t->raw, e);
+                r = cs__frame_read_rows(f->ff, &f->hdr, f->path, (long)w, blo, (long)nrows, t->raw, e);
                 pthread_mutex_unlock(&f->lock);
                 if (r < 0)
                         return r;

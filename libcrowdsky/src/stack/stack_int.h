@@ -82,15 +82,18 @@ struct cs__frame_hdr {
         char object[72];
         char instrume[72];
         char sitelat[72], sitelong[72]; /* raw header values ("" if absent) */
+        long long raw_off;      /* byte offset of the pixels when they can be read directly, else -1 */
 };
 
 /* Opens path (no extended file-name syntax) and reads and checks its header:
  * a 2-D image with a Bayer pattern. Closes it again on failure. */
 int cs__frame_open(const char *path, fitsfile **ret_ff, struct cs__frame_hdr *ret_hdr, struct cs_err *err);
 
-/* Reads nrows full rows from row0 as unsigned 16-bit. Not thread-safe per ff. */
-int cs__frame_read_rows(fitsfile *ff, const char *path, long w, long row0, long nrows, uint16_t *out,
-                        struct cs_err *err);
+/* Reads nrows full rows from row0 as unsigned 16-bit: straight from the file
+ * when hdr says the layout allows it (hdr may be NULL), else through cfitsio.
+ * Not thread-safe per ff. */
+int cs__frame_read_rows(fitsfile *ff, const struct cs__frame_hdr *hdr, const char *path, long w, long row0,
+                        long nrows, uint16_t *out, struct cs_err *err);
 
 void cs__frame_close(fitsfile *ff);
 
