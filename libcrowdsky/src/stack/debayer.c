@@ -6,6 +6,7 @@
 #include "crowdsky/alloc.h"
 
 #include "crowdsky/stack.h"
+#include "stack/stack_int.h"
 
 int cs_bayer_parse(const char *pattern, long xoff, long yoff, uint8_t ret_cfa[4], struct cs_err *err)
 {
@@ -85,12 +86,13 @@ static inline size_t mirror(long i, size_t n)
  * same-colour pixels two away horizontally and vertically, for the
  * gradient correction. */
 static void row_helpers(const float *u2, const float *up, const float *row, const float *dn, const float *d2,
-                        size_t w, float *hz, float *vt, float *cross, float *diag, float *sh, float *sv)
+                        size_t w, size_t xa, size_t xb, float *hz, float *vt, float *cross, float *diag, float *sh,
+                        float *sv)
 {
         size_t x;
 
-        x = 2;
-        for (; x + 2 + 4 <= w; x += 4) {
+        x = xa < 2 ? 2 : xa;
+        for (; x + 2 + 4 <= w && x < xb; x += 4) {
                 vf4 l = ld4(row + x - 1), r = ld4(row + x + 1), u = ld4(up + x), d = ld4(dn + x);
                 vf4 v;
 
@@ -105,7 +107,7 @@ static void row_helpers(const float *u2, const float *up, const float *row, cons
                 st4(sh + x, ld4(row + x - 2) + ld4(row + x + 2));
                 st4(sv + x, ld4(u2 + x) + ld4(d2 + x));
         }
-        for (; x + 2 < w; x++) {
+        for (; x + 2 < w && x < xb; x++) {
                 float l = row[x - 1], r = row[x + 1], u = up[x], d = dn[x];
 
                 hz[x] = 0.5f * (l + r);
@@ -115,11 +117,11 @@ static void row_helpers(const float *u2, const float *up, const float *row, cons
                 sh[x] = row[x - 2] + row[x + 2];
                 sv[x] = u2[x] + d2[x];
         }
-        for (x = 0; x < w; x++) {
+        for (x = xa; x < xb; x++) {
                 size_t xl, xr, xl2, xr2;
 
-                if (x == 2 && w > 4) {
-                        x = w - 3; /* the loop above did the middle */
+                if (x >= 2 && x + 2 < w) {
+                        x = w - 3; /* the loops above did the middle */
                         continue;
                 }
                 xl = mirror((long)x - 1, w);
@@ -144,6 +146,12 @@ void cs_debayer_bilinear(const float *raw, size_t w, size_t h, const uint8_t cfa
 void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
                 float *g, float *b)
 {
+        cs__debayer_spans(raw, w, h, cfa, gradient, r, g, b, NULL, NULL);
+}
+
+void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
+                       float *g, float *b, const size_t *span_lo, const size_t *span_hi)
+{
         float *tmp = cs_xmalloc(10 * w * sizeof *tmp);
         float *hz = tmp, *vt = tmp + w, *cross = tmp + 2 * w, *diag = tmp + 3 * w, *sh = tmp + 4 * w,
               *sv = tmp + 5 * w, *ca = tmp + 6 * w, *cb = tmp + 7 * w, *cg = tmp + 8 * w, *cd = tmp + 9 * w;
@@ -158,14 +166,21 @@ void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool
                 const float *u2 = raw + mirror((long)y - 2, h) * w;
                 const float *d2 = raw + mirror((long)y + 2, h) * w;
                 float *out[3] = { r + y * w, g + y * w, b + y * w };
+                /* the columns asked for, widened to whole vectors of 4 */
+                size_t xa = span_lo ? span_lo[y] & ~(size_t)3 : 0;
+                size_t xb = span_hi ? (span_hi[y] + 3) & ~(size_t)3 : w;
 
-                row_helpers(u2, up, row, dn, d2, w, hz, vt, cross, diag, sh, sv);
+                if (xb > w)
+                        xb = w;
+                if (span_lo && span_hi[y] <= span_lo[y])
+                        continue;
+                row_helpers(u2, up, row, dn, d2, w, xa, xb, hz, vt, cross, diag, sh, sv);
                 /* Malvar, He and Cutler (2004): bilinear plus a share of the
                  * pixel's own-colour Laplacian, which follows edges and star
                  * profiles the missing colours share. Every candidate is
                  * computed for every x (contiguous, vectorised), then each
                  * plane takes, by the parity of x, the one that applies. */
-                for (x = 0; x + 4 <= w; x += 4) {
+                for (x = xa; x + 4 <= xb; x += 4) {
                         vf4 c = ld4(row + x), shv = ld4(sh + x), svv = ld4(sv + x), d4 = 4.0f * ld4(diag + x);
 
                         st4(ca + x, ld4(hz + x) + kg * 0.125f * (5.0f * c - shv - d4 + 0.5f * svv));
@@ -173,7 +188,7 @@ void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool
                         st4(cg + x, ld4(cross + x) + kg * 0.125f * (4.0f * c - shv - svv));
                         st4(cd + x, ld4(diag + x) + kg * 0.125f * (6.0f * c - 1.5f * (shv + svv)));
                 }
-                for (; x < w; x++) {
+                for (; x < xb; x++) {
                         float c = row[x], d4 = 4.0f * diag[x];
 
                         ca[x] = hz[x] + kg * 0.125f * (5.0f * c - sh[x] - d4 + 0.5f * sv[x]);
@@ -199,13 +214,13 @@ void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool
                         {
                                 const vi4 even = { -1, 0, -1, 0 };
 
-                                for (x = 0; x + 4 <= w; x += 4) {
+                                for (x = xa; x + 4 <= xb; x += 4) {
                                         vi4 e = (vi4)ld4(sel[0] + x), od = (vi4)ld4(sel[1] + x);
 
                                         st4(o + x, (vf4)((e & even) | (od & ~even)));
                                 }
                         }
-                        for (; x < w; x++)
+                        for (; x < xb; x++)
                                 o[x] = sel[x & 1][x];
                 }
         }

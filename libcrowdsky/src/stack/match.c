@@ -410,7 +410,7 @@ int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *r
                    const struct cs_match_params *p, struct cs_match_result *ret, struct cs_err *err)
 {
         size_t ks = ns < p->tri_stars ? ns : p->tri_stars, kr = nr < p->tri_stars ? nr : p->tri_stars;
-        size_t nts, ntr, i, best_n = 0, nscore = ns < p->score_stars ? ns : p->score_stars;
+        size_t nts, ntr, i, best_n = 0, done_n, nscore = ns < p->score_stars ? ns : p->score_stars;
         struct tri *ts = NULL, *tr = NULL;
         struct grid g = { 0 };
         struct cs_xform best, t;
@@ -431,7 +431,11 @@ int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *r
         nts = build_triangles(src, ks, ts);
         ntr = build_triangles(ref, kr, tr);
         qsort(tr, ntr, sizeof *tr, tri_cmp);
-        for (i = 0; i < nts; i++) {
+        /* a hypothesis that half of the scored stars agree with is the answer
+         * (chance agreements in a dense field reach a few per cent): stop
+         * searching there; the refinement below starts from it either way */
+        done_n = nscore / 2 > 3 * (size_t)p->min_matches ? nscore / 2 : 3 * (size_t)p->min_matches;
+        for (i = 0; i < nts && best_n < done_n; i++) {
                 const struct tri *a = &ts[i];
                 size_t lo = 0, hi = ntr, j;
 
@@ -443,7 +447,7 @@ int cs_align_match(const struct cs_star *src, size_t ns, const struct cs_star *r
                         else
                                 hi = mid;
                 }
-                for (j = lo; j < ntr && tr[j].f1 <= a->f1 + p->tri_tol; j++) {
+                for (j = lo; j < ntr && tr[j].f1 <= a->f1 + p->tri_tol && best_n < done_n; j++) {
                         const struct tri *b = &tr[j];
                         bool mirror = a->orient != b->orient;
                         double sc, sum;

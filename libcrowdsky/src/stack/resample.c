@@ -480,9 +480,17 @@ __attribute__((target("avx2"))) static size_t pass2_avx2(const float *const tmp[
                                                          size_t xe, float d, float vyb, const float add[3],
                                                          const float mul[3], float *const out[3], size_t orow)
 {
+        const size_t start = i;
         int ch;
 
-        for (; i + 8 <= xe; i += 8) {
+        for (;;) {
+                if (i + 8 > xe) {
+                        /* the run's tail: one more vector ending at xe, over
+                         * pixels of the same run (same rows, same values) */
+                        if (i >= xe || xe - start < 8)
+                                break;
+                        i = xe - 8;
+                }
                 const float x0 = (float)i;
                 const vf8s xv = { x0, x0 + 1, x0 + 2, x0 + 3, x0 + 4, x0 + 5, x0 + 6, x0 + 7 };
                 vf8s w[4];
@@ -499,6 +507,7 @@ __attribute__((target("avx2"))) static size_t pass2_avx2(const float *const tmp[
                         acc = ((w[0] * t0 + w[1] * t1 + w[2] * t2 + w[3] * t3) + add[ch]) * mul[ch];
                         memcpy(out[ch] + orow + i, &acc, sizeof acc);
                 }
+                i += 8;
         }
         return i;
 }
@@ -507,10 +516,75 @@ __attribute__((target("avx2"))) static size_t pass2_avx2(const float *const tmp[
 #define HAVE_SEP_AVX2 0
 #endif
 
+/* The shear of the two-pass scheme (see above), or 0 when the map is too far
+ * from upright for it. */
+static int sep_shear(const struct cs_xform *inv, size_t src_w, size_t src_h, double *ret_p, double *ret_q,
+                     double *ret_r)
+{
+        const double a = inv->m[0], b = inv->m[1], c0 = inv->m[2], d = inv->m[3], e = inv->m[4], f = inv->m[5];
+
+        if (fabs(e) < 0.7 || src_w < 8 || src_h < 4)
+                return 0;
+        *ret_p = a - b * d / e;
+        *ret_q = b / e;
+        *ret_r = c0 - b * f / e;
+        return fabs(*ret_q) <= 0.25 && fabs(*ret_p - 1) <= 0.1;
+}
+
+int cs__resample_sep_spans(const struct cs_xform *inv, size_t src_w, long src_y0, size_t src_h, size_t out_w,
+                           size_t y0, size_t rows, size_t *out_lo, size_t *out_hi, size_t *src_lo, size_t *src_hi)
+{
+        const double d = inv->m[3], e = inv->m[4], f = inv->m[5];
+        double p, q, r, e0, e1;
+        size_t v;
+
+        if (!sep_shear(inv, src_w, src_h, &p, &q, &r) || rows == 0)
+                return 0;
+        /* pass 2 at output (x', y) reads the band rows floor(V) - 1 .. floor(V) + 2,
+         * V = d x' + e y + f - src_y0: row v serves x' when some y of the block
+         * has V in [v - 2, v + 2); one row of margin on each side */
+        e0 = fmin(e * (double)y0, e * (double)(y0 + rows - 1)) + f - (double)src_y0;
+        e1 = fmax(e * (double)y0, e * (double)(y0 + rows - 1)) + f - (double)src_y0;
+        for (v = 0; v < src_h; v++) {
+                double lo = (double)v - 3.0 - e1, hi = (double)v + 3.0 - e0; /* bounds on d x' */
+                double xa, xb;
+
+                if (fabs(d) < 1e-9) {
+                        xa = lo <= 0 && hi >= 0 ? 0 : 1;
+                        xb = lo <= 0 && hi >= 0 ? (double)out_w - 1 : 0;
+                } else if (d > 0) {
+                        xa = lo / d;
+                        xb = hi / d;
+                } else {
+                        xa = hi / d;
+                        xb = lo / d;
+                }
+                xa = fmax(floor(xa) - 1.0, 0.0);
+                xb = fmin(ceil(xb) + 1.0, (double)out_w - 1);
+                if (xa > xb) {
+                        out_lo[v] = out_hi[v] = src_lo[v] = src_hi[v] = 0;
+                        continue;
+                }
+                out_lo[v] = (size_t)xa;
+                out_hi[v] = (size_t)xb + 1;
+                {
+                        /* pass 1 reads floor(X) - 1 .. floor(X) + 2, X = p x' + q row + r, p > 0 */
+                        double row = (double)(src_y0 + (long)v);
+                        double sa = floor(p * xa + q * row + r) - 2.0, sb = floor(p * xb + q * row + r) + 4.0;
+
+                        src_lo[v] = sa < 0 ? 0 : sa >= (double)src_w ? src_w : (size_t)sa;
+                        src_hi[v] = sb < 0 ? 0 : sb >= (double)src_w ? src_w : (size_t)sb;
+                        if (src_hi[v] < src_lo[v])
+                                src_hi[v] = src_lo[v];
+                }
+        }
+        return 1;
+}
+
 int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t frame_h, long src_y0, size_t src_h,
                               const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                               const float add[3], const float mul[3], float *const out[3], uint8_t *mask,
-                              float *const tmp[3])
+                              float *const tmp[3], const size_t *span_lo, const size_t *span_hi)
 {
         const double a = inv->m[0], b = inv->m[1], c0 = inv->m[2], d = inv->m[3], e = inv->m[4], f = inv->m[5];
         const long band_lo = src_y0, band_hi = src_y0 + (long)src_h - 1;
@@ -519,30 +593,26 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
         size_t v, yy, x, ch;
         const int use_avx2 = have_avx2();
 
-        if (fabs(e) < 0.7 || src_w < 8 || src_h < 4)
+        if (!sep_shear(inv, src_w, src_h, &p, &q, &r))
                 return 0;
-        p = a - b * d / e;
-        q = b / e;
-        r = c0 - b * f / e;
-        if (fabs(q) > 0.25 || fabs(p - 1) > 0.1)
-                return 0;
-        /* pass 1: every band row, every output column */
+        /* pass 1: every band row, the output columns pass 2 reads of it */
         for (v = 0; v < src_h; v++) {
                 const double off = q * (double)(band_lo + (long)v) + r;
                 const int maxx = (int)src_w - 3;
+                const size_t xend = span_hi ? span_hi[v] : out_w;
 
-                x = 0;
-                while (x < out_w) {
+                x = span_lo ? span_lo[v] : 0;
+                while (x < xend) {
                         double X0 = p * (double)x + off;
                         long k = (long)floor(X0) - (long)x; /* column offset of tap 1 */
-                        size_t xe = out_w, n;
+                        size_t xe = xend, n;
 
                         /* the run of columns with the same offset: floor(X) - x' constant */
                         if (fabs(p - 1) > 1e-12) {
                                 double fr = X0 - floor(X0);
                                 double len = p > 1 ? (1.0 - fr) / (p - 1) : fr / (1 - p);
 
-                                if (len < (double)(out_w - x))
+                                if (len < (double)(xend - x))
                                         xe = x + (size_t)len;
                                 if (xe <= x)
                                         xe = x + 1;

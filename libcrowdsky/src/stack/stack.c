@@ -177,7 +177,7 @@ static void *pass1_thread(void *arg)
                 f = &rn->fr[k];
                 sf = &rn->res->frames[k];
                 pthread_mutex_lock(&f->lock);
-                r = cs__frame_read_rows(f->ff, f->path, (long)rn->w, 0, (long)rn->h, raw, &e);
+                r = cs__frame_read_rows(f->ff, &f->hdr, f->path, (long)rn->w, 0, (long)rn->h, raw, &e);
                 pthread_mutex_unlock(&f->lock);
                 if (r < 0) {
                         set_error(rn, &e);
@@ -485,6 +485,7 @@ struct tbuf {
         const float **planes;
         const uint8_t **masks;
         size_t *hotrel;  /* hot pixel indices relative to a band */
+        size_t *spans;   /* 4 x band_cap: per band row, pass 1 and debayer columns */
 };
 
 static int grow_band(struct tbuf *t, size_t rows, size_t w)
@@ -495,11 +496,13 @@ static int grow_band(struct tbuf *t, size_t rows, size_t w)
         free(t->band);
         free(t->rgb);
         free(t->tmp);
+        free(t->spans);
+        t->spans = cs_alloc_array(4 * rows, sizeof *t->spans, 0);
         t->raw = cs_alloc_array(rows * w, sizeof *t->raw, 0);
         t->band = cs_alloc_array(rows * w, sizeof *t->band, 0);
         t->rgb = cs_alloc_array(3 * rows * w, sizeof *t->rgb, 0);
         t->tmp = cs_alloc_array(3 * rows * w, sizeof *t->tmp, 0);
-        t->band_cap = t->raw && t->band && t->rgb && t->tmp ? rows : 0;
+        t->band_cap = t->raw && t->band && t->rgb && t->tmp && t->spans ? rows : 0;
         return t->band_cap ? CS_OK : CS_ENOMEM;
 }
 
@@ -554,6 +557,7 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                 long lo, hi, blo, bhi;
                 size_t nrows;
                 uint8_t cfa[4];
+                bool spans;
 
                 cs__resample_rows(&f->inv, w, y0, rows, rn->h, 2, &lo, &hi);
                 if (hi - lo < 2) {
@@ -570,7 +574,7 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                         return cs_err_set(e, CS_ENOMEM, "out of memory for a band of %zu rows", nrows);
                 t0 = cs__thread_cpu();
                 pthread_mutex_lock(&f->lock);
-                r = cs__frame_read_rows(f->ff, f->path, (long)w, blo, (long)nrows, t->raw, e);
+                r = cs__frame_read_rows(f->ff, &f->hdr, f->path, (long)w, blo, (long)nrows, t->raw, e);
                 pthread_mutex_unlock(&f->lock);
                 if (r < 0)
                         return r;
@@ -588,8 +592,14 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                 t0 = cs__thread_cpu();
                 for (i = 0; i < 4; i++)
                         cfa[i] = rn->cfa[((((i >> 1) + (size_t)blo) & 1) << 1) | (i & 1)];
-                cs_debayer(t->band, w, nrows, cfa, rn->p->debayer_gradient, t->rgb, t->rgb + nrows * w,
-                           t->rgb + 2 * nrows * w);
+                /* a rotated frame's band is a slanted strip: only its part is
+                 * debayered and resampled in pass 1 of the two-pass scheme */
+                spans = rn->p->resample_bicubic && rn->p->resample_separable &&
+                        cs__resample_sep_spans(&f->inv, w, blo, nrows, w, y0, rows, t->spans, t->spans + nrows,
+                                               t->spans + 2 * nrows, t->spans + 3 * nrows);
+                cs__debayer_spans(t->band, w, nrows, cfa, rn->p->debayer_gradient, t->rgb, t->rgb + nrows * w,
+                                  t->rgb + 2 * nrows * w, spans ? t->spans + 2 * nrows : NULL,
+                                  spans ? t->spans + 3 * nrows : NULL);
                 cpu[1] += cs__thread_cpu() - t0;
                 t0 = cs__thread_cpu();
                 if (rn->p->resample_bicubic) {
@@ -600,7 +610,8 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
 
                         if (!rn->p->resample_separable ||
                             !cs__resample_bicubic3_sep(src, w, rn->h, blo, nrows, &f->inv, w, y0, rows, f->add, f->mul,
-                                                       dst, mask, tmp))
+                                                       dst, mask, tmp, spans ? t->spans : NULL,
+                                                       spans ? t->spans + nrows : NULL))
                                 cs__resample_bicubic3(src, w, rn->h, blo, nrows, &f->inv, w, y0, rows, f->add, f->mul,
                                                       dst, mask);
                 } else {
@@ -671,6 +682,7 @@ out:
         free(t.band);
         free(t.rgb);
         free(t.tmp);
+        free(t.spans);
         free(t.vals);
         free(t.mask);
         free(t.scratch);

@@ -40,7 +40,23 @@ void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame
 int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t frame_h, long src_y0, size_t src_h,
                               const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
                               const float add[3], const float mul[3], float *const out[3], uint8_t *mask,
-                              float *const tmp[3]);
+                              float *const tmp[3], const size_t *span_lo, const size_t *span_hi);
+
+/* What the two-pass scheme needs of each band row v for the output rows
+ * y0 .. y0 + rows - 1: pass 1 output columns [out_lo[v], out_hi[v]) (give them
+ * to cs__resample_bicubic3_sep as span_lo/span_hi; NULL there = all), and the
+ * source columns [src_lo[v], src_hi[v]) pass 1 reads of that row (what the
+ * debayer must supply). A rotated frame's band is a slanted strip: this skips
+ * the corners of the band nobody reads. Returns 0 when the two-pass scheme
+ * does not apply to this map (nothing filled). */
+int cs__resample_sep_spans(const struct cs_xform *inv, size_t src_w, long src_y0, size_t src_h, size_t out_w,
+                           size_t y0, size_t rows, size_t *out_lo, size_t *out_hi, size_t *src_lo, size_t *src_hi);
+
+/* cs_debayer of only the columns [span_lo[y], span_hi[y]) of each row y (widened
+ * to multiples of 4); the other columns of the outputs are left as they were.
+ * NULL spans = whole rows. */
+void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
+                       float *g, float *b, const size_t *span_lo, const size_t *span_hi);
 
 /* Source row range [*lo, *hi) an output block needs (clamped to the frame, with margin). */
 void cs__resample_rows(const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
@@ -66,15 +82,18 @@ struct cs__frame_hdr {
         char object[72];
         char instrume[72];
         char sitelat[72], sitelong[72]; /* raw header values ("" if absent) */
+        long long raw_off;      /* byte offset of the pixels when they can be read directly, else -1 */
 };
 
 /* Opens path (no extended file-name syntax) and reads and checks its header:
  * a 2-D image with a Bayer pattern. Closes it again on failure. */
 int cs__frame_open(const char *path, fitsfile **ret_ff, struct cs__frame_hdr *ret_hdr, struct cs_err *err);
 
-/* Reads nrows full rows from row0 as unsigned 16-bit. Not thread-safe per ff. */
-int cs__frame_read_rows(fitsfile *ff, const char *path, long w, long row0, long nrows, uint16_t *out,
-                        struct cs_err *err);
+/* Reads nrows full rows from row0 as unsigned 16-bit: straight from the file
+ * when hdr says the layout allows it (hdr may be NULL), else through cfitsio.
+ * Not thread-safe per ff. */
+int cs__frame_read_rows(fitsfile *ff, const struct cs__frame_hdr *hdr, const char *path, long w, long row0,
+                        long nrows, uint16_t *out, struct cs_err *err);
 
 void cs__frame_close(fitsfile *ff);
 
