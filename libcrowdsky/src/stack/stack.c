@@ -721,45 +721,6 @@ static int cmp_double(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-/* Expected registration error (px rms over the four corners) of a
- * similarity fitted to these stars with weights 1 / err^2: the frame whose
- * stars pin its map best. Every frame's error includes the reference's own
- * (the output is in its pixel grid), so that is the one to pick. */
-static double predicted_corner_err(const struct cs_star *s, size_t n, size_t w, size_t h)
-{
-        double sw = 0, sx = 0, sy = 0, sr2 = 0, e2 = 0;
-        size_t k;
-        int c;
-
-        for (k = 0; k < n; k++) {
-                double wk = 1.0 / (s[k].err * s[k].err + 0.005 * 0.005);
-
-                sw += wk;
-                sx += wk * s[k].x;
-                sy += wk * s[k].y;
-        }
-        if (n < 3 || !(sw > 0))
-                return INFINITY;
-        sx /= sw;
-        sy /= sw;
-        for (k = 0; k < n; k++) {
-                double wk = 1.0 / (s[k].err * s[k].err + 0.005 * 0.005);
-
-                sr2 += wk * ((s[k].x - sx) * (s[k].x - sx) + (s[k].y - sy) * (s[k].y - sy));
-        }
-        if (!(sr2 > 0))
-                return INFINITY;
-        /* about the weighted centre the shift and the rotation/scale part
-         * are independent: 1/sw per axis, and 1/sr2 for each of the two
-         * linear parameters times the squared lever arm */
-        for (c = 0; c < 4; c++) {
-                double cx = (c & 1) ? (double)w - 1 : 0, cy = (c & 2) ? (double)h - 1 : 0;
-
-                e2 += 2.0 / sw + 2.0 * ((cx - sx) * (cx - sx) + (cy - sy) * (cy - sy)) / sr2;
-        }
-        return sqrt(e2 / 4);
-}
-
 static double median_fwhm(const struct cs_star *s, size_t n)
 {
         double *v, m;
@@ -952,9 +913,7 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
         }
         res.timings[CS_STACK_T_HOTPIX] = cs__now() - t0;
 
-        /* reference: forced, or among the frames with many stars per PSF
-         * area (the old choice, which every frame matches well) the one whose
-         * own map is predicted to be the most precise */
+        /* reference: forced, or the frame with most stars per PSF area */
         t0 = cs__now();
         if (params->reference) {
                 for (ref = 0; ref < n && !same_file(params->reference, files[ref]); ref++)
@@ -964,30 +923,17 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
                         goto out;
                 }
         } else {
-                double best = -1, best_err = INFINITY;
-                double *q = cs_xmalloc(n * sizeof *q);
+                double best = -1;
 
                 for (i = 0; i < n; i++) {
                         double fw = res.frames[i].fwhm > 0.5 ? res.frames[i].fwhm : 10.0;
+                        double q = (double)(rn.fr[i].nstars < 500 ? rn.fr[i].nstars : 500) / (fw * fw);
 
-                        q[i] = (double)(rn.fr[i].nstars < 500 ? rn.fr[i].nstars : 500) / (fw * fw);
-                        if (q[i] > best) {
-                                best = q[i];
+                        if (q > best) {
+                                best = q;
                                 ref = i;
                         }
                 }
-                for (i = 0; i < n; i++) {
-                        double pe;
-
-                        if (q[i] < 0.7 * best)
-                                continue;
-                        pe = predicted_corner_err(rn.fr[i].stars, rn.fr[i].nstars, rn.w, rn.h);
-                        if (pe < best_err) {
-                                best_err = pe;
-                                ref = i;
-                        }
-                }
-                free(q);
         }
         res.reference = ref;
         if (rn.fr[ref].nstars < params->match.min_matches) {
