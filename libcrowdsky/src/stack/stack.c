@@ -432,7 +432,7 @@ static void refine_on_master(struct run *rn, size_t ref)
                 for (j = 0; j < nr; j++) {
                         double mx, my, off2, var, excess;
 
-                        /* a star seen in a few frames only is too unsure of its
+                        /* a star seen in one frame only is too unsure of its
                          * place to pull anyone (and may be no star at all) */
                         if (cnt[j] < 2 || aw[j] <= 0)
                                 continue;
