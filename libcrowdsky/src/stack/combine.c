@@ -423,6 +423,36 @@ CS_AVX2 static void accumulate8(const float *const *planes, const uint8_t *const
         memcpy(sd, &b1, sizeof b1);
 }
 
+/* One subset row of a block: the frame's values, +inf where it does not
+ * cover, and the coverage counts (the scalar loop was a branch per value). */
+CS_AVX2 static void subset_row8(const float *src, const uint8_t *mk, size_t np, float *row, uint32_t *cs)
+{
+        const vx8 inf = { INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY };
+        size_t i = 0;
+
+        for (; i + 8 <= np; i += 8) {
+                vx8 v;
+                vy8 c, valid;
+                uint32_t cv[8];
+
+                memcpy(&v, src + i, sizeof v);
+                c = (vy8){ mk[i], mk[i + 1], mk[i + 2], mk[i + 3], mk[i + 4], mk[i + 5], mk[i + 6], mk[i + 7] };
+                valid = c != 0;
+                v = (vx8)(((vy8)v & valid) | ((vy8)inf & ~valid));
+                memcpy(row + i, &v, sizeof v);
+                memcpy(cv, cs + i, sizeof cv);
+                c = (vy8)((vy8){ (int32_t)cv[0], (int32_t)cv[1], (int32_t)cv[2], (int32_t)cv[3], (int32_t)cv[4],
+                                 (int32_t)cv[5], (int32_t)cv[6], (int32_t)cv[7] } - valid);
+                memcpy(cs + i, &c, sizeof c);
+        }
+        for (; i < np; i++) {
+                int valid = mk[i] != 0;
+
+                row[i] = valid ? src[i] : INFINITY;
+                cs[i] += (uint32_t)valid;
+        }
+}
+
 static inline int any_active(const int *a, int n)
 {
         int k, r = 0;
@@ -530,6 +560,10 @@ static void clip_large(const float *const *planes, const uint8_t *const *masks, 
 
                         for (i = np; i < CHUNK; i++)
                                 row[i] = INFINITY;
+                        if (mk && use_avx2) {
+                                subset_row8(src, mk, np, row, cs);
+                                continue;
+                        }
                         for (i = 0; i < np; i++) {
                                 int valid = !mk || mk[i];
 

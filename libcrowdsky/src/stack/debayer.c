@@ -149,80 +149,134 @@ void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool
         cs__debayer_spans(raw, w, h, cfa, gradient, r, g, b, NULL, NULL);
 }
 
+/* Which value plane pl takes at the pixels of parity par in row y: 0 the
+ * pixel's own, 1 ca (horizontal), 2 cb (vertical), 3 cg (cross), 4 cd
+ * (diagonal) -- the candidates of Malvar, He and Cutler below. */
+static int cand_index(const uint8_t cfa[4], size_t y, int pl, size_t par)
+{
+        int own = cfa[(y & 1) * 2 + par];
+        int hcol = cfa[(y & 1) * 2 + (par ^ 1)]; /* colour left/right */
+
+        if (own == pl)
+                return 0;
+        if (own == 1)
+                return pl == hcol ? 1 : 2;
+        return pl == 1 ? 3 : 4;
+}
+
+/* Columns [xa, xb) of one row through the helper rows (any columns, mirrored
+ * at the frame edges). */
+static void row_general(const float *u2, const float *up, const float *row, const float *dn, const float *d2,
+                        size_t w, size_t xa, size_t xb, float kg, int idx[3][2], float *tmp, float *const out[3])
+{
+        float *hz = tmp, *vt = tmp + w, *cross = tmp + 2 * w, *diag = tmp + 3 * w, *sh = tmp + 4 * w,
+              *sv = tmp + 5 * w, *ca = tmp + 6 * w, *cb = tmp + 7 * w, *cg = tmp + 8 * w, *cd = tmp + 9 * w;
+        const float *cand[5] = { row, ca, cb, cg, cd };
+        size_t x;
+        int pl;
+
+        row_helpers(u2, up, row, dn, d2, w, xa, xb, hz, vt, cross, diag, sh, sv);
+        for (x = xa; x + 4 <= xb; x += 4) {
+                vf4 c = ld4(row + x), shv = ld4(sh + x), svv = ld4(sv + x), d4 = 4.0f * ld4(diag + x);
+
+                st4(ca + x, ld4(hz + x) + kg * 0.125f * (5.0f * c - shv - d4 + 0.5f * svv));
+                st4(cb + x, ld4(vt + x) + kg * 0.125f * (5.0f * c - svv - d4 + 0.5f * shv));
+                st4(cg + x, ld4(cross + x) + kg * 0.125f * (4.0f * c - shv - svv));
+                st4(cd + x, ld4(diag + x) + kg * 0.125f * (6.0f * c - 1.5f * (shv + svv)));
+        }
+        for (; x < xb; x++) {
+                float c = row[x], d4 = 4.0f * diag[x];
+
+                ca[x] = hz[x] + kg * 0.125f * (5.0f * c - sh[x] - d4 + 0.5f * sv[x]);
+                cb[x] = vt[x] + kg * 0.125f * (5.0f * c - sv[x] - d4 + 0.5f * sh[x]);
+                cg[x] = cross[x] + kg * 0.125f * (4.0f * c - sh[x] - sv[x]);
+                cd[x] = diag[x] + kg * 0.125f * (6.0f * c - 1.5f * (sh[x] + sv[x]));
+        }
+        for (pl = 0; pl < 3; pl++) {
+                const float *e = cand[idx[pl][0]], *od = cand[idx[pl][1]];
+                const vi4 even = { -1, 0, -1, 0 };
+                float *o = out[pl];
+
+                for (x = xa; x + 4 <= xb; x += 4)
+                        st4(o + x, (vf4)(((vi4)ld4(e + x) & even) | ((vi4)ld4(od + x) & ~even)));
+                for (; x < xb; x++)
+                        o[x] = (x & 1 ? od : e)[x];
+        }
+}
+
+/* The same for interior columns [xa, xb) (multiples of 4, 2 <= xa, xb + 2 <= w)
+ * with everything in registers: the same sums in the same order, so the
+ * same values. */
+static void row_fused(const float *u2, const float *up, const float *row, const float *dn, const float *d2,
+                      size_t xa, size_t xb, float kg, int idx[3][2], float *const out[3])
+{
+        const vi4 even = { -1, 0, -1, 0 };
+        size_t x;
+        int pl;
+
+        for (x = xa; x + 4 <= xb; x += 4) {
+                vf4 l = ld4(row + x - 1), rt = ld4(row + x + 1), u = ld4(up + x), d = ld4(dn + x), c = ld4(row + x);
+                vf4 diag = 0.25f * (ld4(up + x - 1) + ld4(up + x + 1) + ld4(dn + x - 1) + ld4(dn + x + 1));
+                vf4 shv = ld4(row + x - 2) + ld4(row + x + 2), svv = ld4(u2 + x) + ld4(d2 + x);
+                vf4 d4 = 4.0f * diag;
+                vf4 cand[5];
+
+                cand[0] = c;
+                cand[1] = 0.5f * (l + rt) + kg * 0.125f * (5.0f * c - shv - d4 + 0.5f * svv);
+                cand[2] = 0.5f * (u + d) + kg * 0.125f * (5.0f * c - svv - d4 + 0.5f * shv);
+                cand[3] = 0.25f * (l + rt + u + d) + kg * 0.125f * (4.0f * c - shv - svv);
+                cand[4] = diag + kg * 0.125f * (6.0f * c - 1.5f * (shv + svv));
+                for (pl = 0; pl < 3; pl++)
+                        st4(out[pl] + x, (vf4)(((vi4)cand[idx[pl][0]] & even) | ((vi4)cand[idx[pl][1]] & ~even)));
+        }
+}
+
 void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
                        float *g, float *b, const size_t *span_lo, const size_t *span_hi)
 {
         float *tmp = cs_xmalloc(10 * w * sizeof *tmp);
-        float *hz = tmp, *vt = tmp + w, *cross = tmp + 2 * w, *diag = tmp + 3 * w, *sh = tmp + 4 * w,
-              *sv = tmp + 5 * w, *ca = tmp + 6 * w, *cb = tmp + 7 * w, *cg = tmp + 8 * w, *cd = tmp + 9 * w;
         /* the gradient correction needs 2 px on each side of the mirror */
         const float kg = gradient && w >= 3 && h >= 3 ? 1.0f : 0.0f;
-        size_t y, x, par;
-        int pl;
+        /* interior vectors: 4 px in from the left, 2 px clear of the right edge */
+        const size_t lim = w >= 6 ? (w - 2) & ~(size_t)3 : 0;
+        size_t y;
 
         for (y = 0; y < h; y++) {
                 const float *row = raw + y * w;
                 const float *up = raw + mirror((long)y - 1, h) * w, *dn = raw + mirror((long)y + 1, h) * w;
                 const float *u2 = raw + mirror((long)y - 2, h) * w;
                 const float *d2 = raw + mirror((long)y + 2, h) * w;
-                float *out[3] = { r + y * w, g + y * w, b + y * w };
+                float *const out[3] = { r + y * w, g + y * w, b + y * w };
                 /* the columns asked for, widened to whole vectors of 4 */
                 size_t xa = span_lo ? span_lo[y] & ~(size_t)3 : 0;
                 size_t xb = span_hi ? (span_hi[y] + 3) & ~(size_t)3 : w;
+                size_t fa, fb;
+                int idx[3][2], pl;
 
                 if (xb > w)
                         xb = w;
                 if (span_lo && span_hi[y] <= span_lo[y])
                         continue;
-                row_helpers(u2, up, row, dn, d2, w, xa, xb, hz, vt, cross, diag, sh, sv);
                 /* Malvar, He and Cutler (2004): bilinear plus a share of the
                  * pixel's own-colour Laplacian, which follows edges and star
                  * profiles the missing colours share. Every candidate is
                  * computed for every x (contiguous, vectorised), then each
                  * plane takes, by the parity of x, the one that applies. */
-                for (x = xa; x + 4 <= xb; x += 4) {
-                        vf4 c = ld4(row + x), shv = ld4(sh + x), svv = ld4(sv + x), d4 = 4.0f * ld4(diag + x);
-
-                        st4(ca + x, ld4(hz + x) + kg * 0.125f * (5.0f * c - shv - d4 + 0.5f * svv));
-                        st4(cb + x, ld4(vt + x) + kg * 0.125f * (5.0f * c - svv - d4 + 0.5f * shv));
-                        st4(cg + x, ld4(cross + x) + kg * 0.125f * (4.0f * c - shv - svv));
-                        st4(cd + x, ld4(diag + x) + kg * 0.125f * (6.0f * c - 1.5f * (shv + svv)));
-                }
-                for (; x < xb; x++) {
-                        float c = row[x], d4 = 4.0f * diag[x];
-
-                        ca[x] = hz[x] + kg * 0.125f * (5.0f * c - sh[x] - d4 + 0.5f * sv[x]);
-                        cb[x] = vt[x] + kg * 0.125f * (5.0f * c - sv[x] - d4 + 0.5f * sh[x]);
-                        cg[x] = cross[x] + kg * 0.125f * (4.0f * c - sh[x] - sv[x]);
-                        cd[x] = diag[x] + kg * 0.125f * (6.0f * c - 1.5f * (sh[x] + sv[x]));
-                }
                 for (pl = 0; pl < 3; pl++) {
-                        const float *sel[2];
-                        float *o = out[pl];
-
-                        for (par = 0; par < 2; par++) {
-                                int own = cfa[(y & 1) * 2 + par];
-                                int hcol = cfa[(y & 1) * 2 + (par ^ 1)]; /* colour left/right */
-
-                                if (own == pl)
-                                        sel[par] = row;
-                                else if (own == 1)
-                                        sel[par] = pl == hcol ? ca : cb;
-                                else
-                                        sel[par] = pl == 1 ? cg : cd;
-                        }
-                        {
-                                const vi4 even = { -1, 0, -1, 0 };
-
-                                for (x = xa; x + 4 <= xb; x += 4) {
-                                        vi4 e = (vi4)ld4(sel[0] + x), od = (vi4)ld4(sel[1] + x);
-
-                                        st4(o + x, (vf4)((e & even) | (od & ~even)));
-                                }
-                        }
-                        for (; x < xb; x++)
-                                o[x] = sel[x & 1][x];
+                        idx[pl][0] = cand_index(cfa, y, pl, 0);
+                        idx[pl][1] = cand_index(cfa, y, pl, 1);
                 }
+                fa = xa < 4 ? 4 : xa;
+                fb = xb < lim ? xb : lim;
+                if (fa >= fb) {
+                        row_general(u2, up, row, dn, d2, w, xa, xb, kg, idx, tmp, out);
+                        continue;
+                }
+                if (xa < fa)
+                        row_general(u2, up, row, dn, d2, w, xa, fa, kg, idx, tmp, out);
+                row_fused(u2, up, row, dn, d2, fa, fb, kg, idx, out);
+                if (fb < xb)
+                        row_general(u2, up, row, dn, d2, w, fb, xb, kg, idx, tmp, out);
         }
         free(tmp);
 }

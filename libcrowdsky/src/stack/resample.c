@@ -694,6 +694,8 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
                 }
         }
         /* pass 2: each output row, columns in runs of the same source row */
+        const double inv_ad = fabs(d) > 1e-12 ? 1.0 / fabs(d) : 0.0;
+
         for (yy = 0; yy < rows; yy++) {
                 double y = (double)(y0 + yy);
                 double xa = 0, xb = (double)out_w - 1;
@@ -714,7 +716,7 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
 
                         if (fabs(d) > 1e-12) {
                                 double fr = V0 - floor(V0);
-                                double len = d > 0 ? (1.0 - fr) / d : fr / -d;
+                                double len = (d > 0 ? 1.0 - fr : fr) * inv_ad; /* a run of ~1/|d| px: no division per run */
 
                                 if (len < (double)(i1 - x))
                                         xe = x + (size_t)len;
