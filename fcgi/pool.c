@@ -60,7 +60,10 @@ struct thread_arg {
  * already in libfcgi's buffer), and only if stdin ended cleanly, mark the
  * request detached, which makes libfcgi skip the lingering part (FCGX_Free:
  * OS_IpcClose(fd, !detached)). A large unread body (a refused upload) keeps
- * the lingering close, which drains it. */
+ * the lingering close, which drains it. Reading the end of stdin waits for it
+ * like libfcgi's own reading of the parameters does: nginx sends it with the
+ * request; only a broken FastCGI client that never sends it could hold the
+ * thread (as it already can by sending half the parameters). */
 static void close_quickly(FCGX_Request *fx, const struct cs_req *req, char *buf)
 {
         long total = 0;
