@@ -12,9 +12,10 @@ its job for longer than the window, and never gives it data:
   - refusals are not remembered: the new holder gets the list at once.
 
 Uses two worker tokens of its own; the stack's workers are paused (SIGSTOP)
-while it holds jobs."""
+from before the upload to the end."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,6 +96,18 @@ def main():
     api = Client(basic=(uname, upw))
 
     tmp = tempfile.mkdtemp(prefix="cs-jfc-")
+    # the stack's own workers would claim the new job: paused until the end
+    stack_workers(signal.SIGSTOP)
+    try:
+        upload_and_run(a, b, user, api, tmp)
+    finally:
+        stack_workers(signal.SIGCONT)
+        shutil.rmtree(tmp, ignore_errors=True)
+        for n in names:
+            revoke(n)
+
+
+def upload_and_run(a, b, user, api, tmp):
     frames = simulate(os.path.join(tmp, "sim"), 3, start="2025-05-%02dT21:00:00" % (1 + os.getpid() % 27),
                       seed=os.getpid() % 1000 + 7)
     if not check(frames and len(frames) == 3, "3 simulated frames"):
@@ -112,15 +125,11 @@ def main():
     if not check(jid is not None, "finalize made a job: %r" % r):
         return
 
-    stack_workers(signal.SIGSTOP)
     try:
         run(a, b, jid)
     finally:
-        stack_workers(signal.SIGCONT)
         r = user.post_form("/api/jobs/delete", {"id": str(jid)})
         check(r.status == 200, "the test's job is deleted: %r" % r)
-        for n in names:
-            revoke(n)
 
 
 def run(a, b, jid):
