@@ -178,6 +178,7 @@ int h_job_delete(struct cs_req *req)
                 cs_db_rows_free(rows);
                 return r;
         }
+        cs_job_files_forget(id);
         /* rows are gone; now the bytes (a failure here only leaves an orphan for cleanup) */
         for (i = 0; i < cs_db_rows_count(rows); i++) {
                 char path[PATH_MAX];

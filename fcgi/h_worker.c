@@ -16,10 +16,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "handlers.h"
@@ -169,6 +171,8 @@ int h_next_job(struct cs_req *req)
                 return cs_reply_empty(req, 204);
         if (r < 0)
                 return r;
+        /* a new holder: a previous holder's remembered file list goes */
+        cs_job_files_forget(c.job_id);
         doc = cJSON_CreateObject();
         cJSON_AddNumberToObject(doc, "job_id", (double)c.job_id);
         cJSON_AddStringToObject(doc, "kind", c.kind);
@@ -194,6 +198,132 @@ int h_next_job(struct cs_req *req)
 
 /* ---- GET /api/job_files ---------------------------------------------------- */
 
+/* The job_files answer cache. A worker's job_files answer (the JSON body of a
+ * 200) is remembered in this process for at most CS_JOB_FILES_CACHE_US, keyed
+ * by (job id, worker token id), so repeated asks by the holder cost no query.
+ * What it means:
+ *   - Only a 200 is remembered, i.e. the holder check passed for that token
+ *     when the query ran; the entry's clock starts BEFORE the query, so an
+ *     answer is never served more than CS_JOB_FILES_CACHE_US after the
+ *     database said "this token holds the job". Refusals (403/404) are never
+ *     remembered: a new holder is answered from the database at once (its
+ *     token is a different key anyway).
+ *   - When this process changes who holds a job (a claim, complete_job,
+ *     fail_job, a user's delete: cs_job_files_forget), the job's entry is
+ *     dropped at once, and a query that was running meanwhile does not store
+ *     its answer (the generation check below). A change made by another
+ *     process (another responder pool, `crowdsky-fcgi cleanup` returning an
+ *     expired lease, an admin's SQL) reaches this cache within
+ *     CS_JOB_FILES_CACHE_US: for that long a worker that lost the job may
+ *     still get the file LIST (names, sizes, hashes of the job's raws; only
+ *     ever a worker token that held the job a moment ago).
+ *   - It never gives data: GET /api/download_raw checks the holder in the
+ *     database on every request, so a worker that lost its lease is refused
+ *     the bytes at once, whatever this cache says.
+ *   - Bounded memory: CACHE_SLOTS entries of at most CACHE_BODY_MAX bytes,
+ *     direct-mapped by job id (two tokens of one job share a slot).
+ * A worker asks for a job's files once per job, so in normal operation the
+ * cache saves little; it absorbs retries and pollers of the same list. */
+#define CACHE_SLOTS 64
+#define CACHE_BODY_MAX (64 * 1024)
+
+struct files_entry {
+        int64_t job_id;         /* 0 = empty */
+        int64_t token_id;
+        int64_t expires_us;     /* monotonic */
+        char *body;
+        size_t len;
+};
+
+static struct {
+        pthread_mutex_t lock;
+        uint64_t gen;           /* bumped by every forget */
+        struct files_entry e[CACHE_SLOTS];
+} files_cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static int64_t mono_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static size_t cache_slot(int64_t job_id)
+{
+        return (size_t)((uint64_t)job_id * 0x9E3779B97F4A7C15ull >> 58) % CACHE_SLOTS;
+}
+
+void cs_job_files_forget(int64_t job_id)
+{
+        struct files_entry *e = &files_cache.e[cache_slot(job_id)];
+        char *old = NULL;
+
+        pthread_mutex_lock(&files_cache.lock);
+        files_cache.gen++;
+        if (e->job_id == job_id) {
+                old = e->body;
+                memset(e, 0, sizeof *e);
+        }
+        pthread_mutex_unlock(&files_cache.lock);
+        free(old);
+}
+
+/* A copy of the remembered body (caller frees), or NULL. */
+static char *cache_get(int64_t job_id, int64_t token_id, size_t *ret_len)
+{
+        struct files_entry *e = &files_cache.e[cache_slot(job_id)];
+        char *copy = NULL;
+        int64_t now = mono_us();
+
+        pthread_mutex_lock(&files_cache.lock);
+        if (e->job_id == job_id && e->token_id == token_id && now < e->expires_us) {
+                copy = cs_xmalloc(e->len + 1);
+                memcpy(copy, e->body, e->len + 1);
+                *ret_len = e->len;
+        }
+        pthread_mutex_unlock(&files_cache.lock);
+        return copy;
+}
+
+static uint64_t cache_gen(void)
+{
+        uint64_t g;
+
+        pthread_mutex_lock(&files_cache.lock);
+        g = files_cache.gen;
+        pthread_mutex_unlock(&files_cache.lock);
+        return g;
+}
+
+/* Remembers body unless a forget happened since gen was read (the answer may
+ * predate it). t0_us: monotonic time taken before the query. */
+static void cache_put(int64_t job_id, int64_t token_id, const char *body, size_t len, uint64_t gen,
+                      int64_t t0_us)
+{
+        struct files_entry *e = &files_cache.e[cache_slot(job_id)];
+        char *copy, *old = NULL;
+
+        if (len > CACHE_BODY_MAX)
+                return;
+        copy = cs_xmalloc(len + 1);
+        memcpy(copy, body, len);
+        copy[len] = '\0';
+        pthread_mutex_lock(&files_cache.lock);
+        if (files_cache.gen == gen) {
+                old = e->body;
+                e->job_id = job_id;
+                e->token_id = token_id;
+                e->expires_us = t0_us + CS_JOB_FILES_CACHE_US;
+                e->body = copy;
+                e->len = len;
+                copy = NULL;
+        }
+        pthread_mutex_unlock(&files_cache.lock);
+        free(old);
+        free(copy);
+}
+
 /* Row order of job_files: by observation time, then id. */
 struct file_order {
         double obs_time;
@@ -215,15 +345,26 @@ int h_job_files(struct cs_req *req)
         struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
         struct file_order *order = NULL;
-        int64_t job_id;
+        int64_t job_id, t0_us;
+        uint64_t gen;
         cJSON *doc, *arr;
-        size_t i, n = 0;
+        char *body;
+        size_t i, n = 0, len = 0;
         int r;
 
         if (cs_req_i64_or_reply(req, "job_id", &job_id) < 0)
                 return CS_OK;
+        body = cache_get(job_id, req->worker_token_id, &len);
+        if (body) {
+                cs_reply_header(req, "Cache-Control", "no-store");
+                r = cs_reply_text(req, 200, "application/json", body, len);
+                free(body);
+                return r;
+        }
         if (!db)
                 return CS_EDB;
+        gen = cache_gen();
+        t0_us = mono_us();
         {
                 /* One round trip: the job row (for the holder check below,
                  * which cs_jobs_check_holder would make with a query of its
@@ -290,7 +431,16 @@ int h_job_files(struct cs_req *req)
         }
         free(order);
         cs_db_rows_free(rows);
-        return cs_reply_json(req, 200, doc);
+        body = cJSON_PrintUnformatted(doc);
+        cJSON_Delete(doc);
+        if (!body)
+                return cs_err_set(&req->err, CS_ENOMEM, "out of memory");
+        len = strlen(body);
+        cache_put(job_id, req->worker_token_id, body, len, gen, t0_us);
+        cs_reply_header(req, "Cache-Control", "no-store");
+        r = cs_reply_text(req, 200, "application/json", body, len);
+        cJSON_free(body);
+        return r;
 }
 
 /* ---- GET /api/download_raw ------------------------------------------------- */
@@ -612,6 +762,7 @@ int h_complete_job(struct cs_req *req)
         r = cs_jobs_complete(db, &pol, job_id, req->worker_token_id, lease, &res, &done, &req->err);
         if (r < 0)
                 goto out;
+        cs_job_files_forget(job_id);
         unlink_raws(req, &done);
         if (dav && (done.old_webdav_path || done.old_thumbnail_path))
                 delete_old_stack(req, dav, &done);
@@ -658,6 +809,8 @@ int h_fail_job(struct cs_req *req)
         retryable = json_bool(doc, "retryable", false);
         policy(req, &pol);
         r = cs_jobs_fail(db, &pol, job_id, req->worker_token_id, lease, error, retryable, &st, &req->err);
+        if (r == CS_OK)
+                cs_job_files_forget(job_id);
         if (r == CS_OK)
                 cs_log_info("req=%s job=%lld failed retryable=%d state=%s error='%.200s'", req->id,
                             (long long)job_id, retryable, cs_job_state_name(st), error ? error : "");

@@ -36,6 +36,11 @@ int h_job_delete(struct cs_req *req);
 /* h_worker.c: worker API (Bearer) and the script API's stack downloads */
 int h_next_job(struct cs_req *req);
 int h_job_files(struct cs_req *req);
+/* Drops this process's remembered job_files answers of a job (call it when the
+ * job's holder or files change; see the cache's comment in h_worker.c). */
+void cs_job_files_forget(int64_t job_id);
+/* How long a job_files answer is remembered (microseconds). */
+#define CS_JOB_FILES_CACHE_US 1000000
 int h_download_raw(struct cs_req *req);
 int h_heartbeat(struct cs_req *req);
 int h_complete_job(struct cs_req *req);

@@ -209,7 +209,8 @@ events { worker_connections 512; }
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log $S_LOG/nginx-access.log;
+    # buffered: one write(2) per 64 kB or second, not one per request
+    access_log $S_LOG/nginx-access.log combined buffer=64k flush=1s;
     client_body_temp_path $S_DIR/nginx/client_body;
     fastcgi_temp_path $S_DIR/nginx/fastcgi;
     proxy_temp_path $S_DIR/nginx/proxy;
