@@ -475,6 +475,8 @@ static void refine_on_master(struct run *rn, size_t ref)
 
 /* ---- pass 2: row blocks ---- */
 
+#define BLOCK_ROWS_MAX 64
+
 struct tbuf {
         uint16_t *raw;
         float *band, *rgb, *tmp;
@@ -1021,8 +1023,16 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
                 size_t budget = params->mem_budget ? params->mem_budget : ((size_t)320 << 20);
 
                 rn.block_rows = budget / ((size_t)rn.threads * per_row);
-                if (rn.block_rows > 256)
-                        rn.block_rows = 256;
+                /* taller blocks only cost: above ~64 rows the values of a block
+                 * (nused x 3 x rows x w floats per thread) stop being reused from
+                 * the caches between resampling and combining, and the last block
+                 * leaves a thread idle longer; the rows a rotated frame adds to
+                 * each band only cost their read (the debayer and the first
+                 * resampling pass skip what is not needed). sim100: stack stage
+                 * 1.44-1.55 s with 115-row blocks, 1.34-1.36 s with 64, and
+                 * 235 instead of 385 MiB peak */
+                if (rn.block_rows > BLOCK_ROWS_MAX)
+                        rn.block_rows = BLOCK_ROWS_MAX;
                 if (rn.block_rows < 8) {
                         /* keep threads busy on tiny budgets before giving up */
                         while (rn.threads > 1 && budget / ((size_t)rn.threads * per_row) < 8)
