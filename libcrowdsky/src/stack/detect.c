@@ -82,6 +82,22 @@ static inline float lum2(const uint16_t *raw, size_t w, size_t px, size_t py)
         return (float)r[0] + r[1] + r[w] + r[w + 1];
 }
 
+/* out[k] = exp(-(c0 + k)^2 / (2 s2)) for k = 0 .. n - 1, by the recurrence of
+ * successive ratios (three exponentials instead of n; |c0| and n stay small,
+ * so nothing under- or overflows). */
+static void gauss_taps(double c0, long n, double s2, double *out)
+{
+        const double a = 1.0 / (2.0 * s2);
+        double g = exp(-c0 * c0 * a), r = exp(-a * (2.0 * c0 + 1.0)), q = exp(-2.0 * a);
+        long k;
+
+        for (k = 0; k < n; k++) {
+                out[k] = g;
+                g *= r;
+                r *= q;
+        }
+}
+
 /* Refines one candidate. Returns 1 and fills *s if it is a star. */
 static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0, float bg,
                   float sig_s, const struct cs_detect_params *p, struct cs_star *s)
@@ -128,12 +144,8 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                         double sx = 0, sy = 0, shift;
 
                         sw = 0;
-                        for (dx = -rw; dx <= rw; dx++) {
-                                double ddx = (double)(cx + dx) + 0.5 - xc, ddy = (double)(cy + dx) + 0.5 - yc;
-
-                                gxw[dx + rw] = exp(-ddx * ddx / (2 * sigw * sigw));
-                                gyw[dx + rw] = exp(-ddy * ddy / (2 * sigw * sigw));
-                        }
+                        gauss_taps((double)(cx - rw) + 0.5 - xc, 2 * rw + 1, sigw * sigw, gxw);
+                        gauss_taps((double)(cy - rw) + 0.5 - yc, 2 * rw + 1, sigw * sigw, gyw);
                         for (dy = -rw; dy <= rw; dy++) {
                                 const float *wr = win + (dy + RW_MAX) * (2 * RW_MAX + 1) + RW_MAX;
                                 double ddy = (double)(cy + dy) + 0.5 - yc, rs, rx;
@@ -180,12 +192,8 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                 }
                 /* windowed second moments: 1/M = 1/sigma^2 + 1/sigw^2 for a Gaussian;
                  * the window is separable, so two rows of exponentials do */
-                for (dx = -rw; dx <= rw; dx++) {
-                        double ddx = (double)(cx + dx) + 0.5 - xc, ddy = (double)(cy + dx) + 0.5 - yc;
-
-                        gxw[dx + rw] = exp(-ddx * ddx / (2 * sigw * sigw));
-                        gyw[dx + rw] = exp(-ddy * ddy / (2 * sigw * sigw));
-                }
+                gauss_taps((double)(cx - rw) + 0.5 - xc, 2 * rw + 1, sigw * sigw, gxw);
+                gauss_taps((double)(cy - rw) + 0.5 - yc, 2 * rw + 1, sigw * sigw, gyw);
                 sw = mxx = myy = mxy = 0;
                 for (dy = -rw; dy <= rw; dy++) {
                         const float *wr = win + (dy + RW_MAX) * (2 * RW_MAX + 1) + RW_MAX;
@@ -245,12 +253,8 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                         for (it = 0; it < 20; it++) {
                                 double sx = 0, sy = 0;
 
-                                for (dx = -rw; dx <= rw; dx++) {
-                                        double ddx = (double)(cx + dx) + 0.5 - xc, ddy = (double)(cy + dx) + 0.5 - yc;
-
-                                        gxw[dx + rw] = exp(-ddx * ddx / (2 * sigw * sigw));
-                                        gyw[dx + rw] = exp(-ddy * ddy / (2 * sigw * sigw));
-                                }
+                                gauss_taps((double)(cx - rw) + 0.5 - xc, 2 * rw + 1, sigw * sigw, gxw);
+                                gauss_taps((double)(cy - rw) + 0.5 - yc, 2 * rw + 1, sigw * sigw, gyw);
                                 sw = 0;
                                 for (dy = -rw; dy <= rw; dy++) {
                                         const float *wr = win + (dy + RW_MAX) * (2 * RW_MAX + 1) + RW_MAX;
