@@ -72,16 +72,6 @@ static void tile_stats(const float *img, size_t bw, size_t x0, size_t y0, size_t
         *ret_sig = 1.4826f * (mad > 0.5f ? mad : 0.5f);
 }
 
-/* Sliding 2x2 sum of the mosaic at (px, py): every 2x2 window holds one R,
- * one B and two G whatever its parity, so it is a colour-neutral luminance
- * centred on (px + 0.5, py + 0.5). */
-static inline float lum2(const uint16_t *raw, size_t w, size_t px, size_t py)
-{
-        const uint16_t *r = raw + py * w + px;
-
-        return (float)r[0] + r[1] + r[w] + r[w + 1];
-}
-
 /* out[k] = exp(-(c0 + k)^2 / (2 s2)) for k = 0 .. n - 1, by the recurrence of
  * successive ratios (three exponentials instead of n; |c0| and n stay small,
  * so nothing under- or overflows). */
@@ -114,15 +104,28 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
 
         if (cx - RW_MAX < 0 || cy - RW_MAX < 0 || cx + RW_MAX + 1 >= (long)w || cy + RW_MAX + 1 >= (long)h)
                 return 0;
-        /* sliding sums minus background over the largest window */
-        for (dy = -RW_MAX; dy <= RW_MAX; dy++)
-                for (dx = -RW_MAX; dx <= RW_MAX; dx++) {
-                        float v = lum2(raw, w, (size_t)(cx + dx), (size_t)(cy + dy)) - bg;
+        /* sliding 2x2 sums of the mosaic minus background over the largest
+         * window (every 2x2 window holds one R, one B and two G whatever its
+         * parity: a colour-neutral luminance centred on (px + 0.5, py + 0.5)),
+         * as pair sums along each raw row, then pairs of rows */
+        {
+                uint32_t hs[2 * RW_MAX + 2][2 * RW_MAX + 1];
+                long j, i;
 
-                        win[(dy + RW_MAX) * (2 * RW_MAX + 1) + dx + RW_MAX] = v;
-                        if (labs(dx) <= 2 && labs(dy) <= 2 && v > vmax)
-                                vmax = v;
+                for (j = 0; j < 2 * RW_MAX + 2; j++) {
+                        const uint16_t *r = raw + (size_t)(cy - RW_MAX + j) * w + (size_t)(cx - RW_MAX);
+
+                        for (i = 0; i < 2 * RW_MAX + 1; i++)
+                                hs[j][i] = (uint32_t)r[i] + r[i + 1];
                 }
+                for (j = 0; j < 2 * RW_MAX + 1; j++)
+                        for (i = 0; i < 2 * RW_MAX + 1; i++)
+                                win[j * (2 * RW_MAX + 1) + i] = (float)(hs[j][i] + hs[j + 1][i]) - bg;
+                for (dy = -2; dy <= 2; dy++)
+                        for (dx = -2; dx <= 2; dx++)
+                                if (win[(dy + RW_MAX) * (2 * RW_MAX + 1) + dx + RW_MAX] > vmax)
+                                        vmax = win[(dy + RW_MAX) * (2 * RW_MAX + 1) + dx + RW_MAX];
+        }
         if (vmax <= 0)
                 return 0;
         /* first size guess: the area above half maximum */
