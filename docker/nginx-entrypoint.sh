@@ -13,5 +13,6 @@ sed -e "s|@LISTEN@|8080|g" \
 	-e "s|@STATIC_DIR@|/srv/crowdsky/static|g" \
 	-e "s|@DAV_ROOT@|/srv/dav|g" \
 	-e "s|@HTPASSWD@|/etc/crowdsky/htpasswd|g" \
+	-e "s|@PAGE_CACHE@|/var/lib/nginx/tmp/pages|g" \
 	/etc/crowdsky/crowdsky.conf.in >/etc/crowdsky/crowdsky-site.conf
 exec nginx -c /etc/crowdsky/nginx.conf -e /dev/stderr -g 'daemon off;'

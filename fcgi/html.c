@@ -73,6 +73,17 @@ int cs_page_send(struct cs_req *req, int http, struct cs_buf *out)
         return r;
 }
 
+int cs_page_send_fixed(struct cs_req *req, struct cs_buf *out)
+{
+        /* X-Accel-Expires is read and removed by nginx; the browser still
+         * gets no-store. nginx stores nothing for a request that carries a
+         * session cookie or credentials, nor an answer that sets a cookie
+         * (conf/nginx/crowdsky.conf.in); this is the second guard. */
+        if (!req->has_session && (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD")))
+                cs_reply_header(req, "X-Accel-Expires", "1");
+        return cs_page_send(req, 200, out);
+}
+
 int cs_page_error(struct cs_req *req, int http, const char *title, const char *msg)
 {
         struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);

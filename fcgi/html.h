@@ -26,6 +26,12 @@ void cs_page_begin(struct cs_buf *out, const struct cs_req *req, const char *tit
 void cs_page_end(struct cs_buf *out);
 /* Sends the page (HTML, no-store) and releases out. Returns cs_reply_html's status. */
 int cs_page_send(struct cs_req *req, int http, struct cs_buf *out);
+/* cs_page_send(req, 200, out) for a page that, to a visitor without a
+ * session, depends on nothing but the request's URI (the log-in and sign-up
+ * forms: no data, no token, no name): nginx may answer it from a one-second
+ * copy for such visitors (X-Accel-Expires: 1). Never for pages that show data,
+ * which would then lag behind a change by that second. */
+int cs_page_send_fixed(struct cs_req *req, struct cs_buf *out);
 /* A complete error page ("Not found", ...) in the layout. */
 int cs_page_error(struct cs_req *req, int http, const char *title, const char *msg);
 

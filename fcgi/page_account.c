@@ -116,7 +116,7 @@ int page_login(struct cs_req *req)
                 "<p class=\"muted\">No account yet? <a href=\"/signup\">Sign up</a>.</p></section>",
                 next_path(req), next_path(req));
         cs_page_end(&page);
-        return cs_page_send(req, 200, &page);
+        return cs_page_send_fixed(req, &page);
 }
 
 int page_signup(struct cs_req *req)
@@ -143,7 +143,7 @@ int page_signup(struct cs_req *req)
                 "<p class=\"muted\">Already have an account? <a href=\"/login\">Log in</a>.</p></section>",
                 CS_AUTH_PASSWORD_MIN, CS_AUTH_PASSWORD_MIN, CS_AUTH_PASSWORD_MIN);
         cs_page_end(&page);
-        return cs_page_send(req, 200, &page);
+        return cs_page_send_fixed(req, &page);
 }
 
 int page_account(struct cs_req *req)
