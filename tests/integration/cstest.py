@@ -60,6 +60,22 @@ def sql(statement):
     return p.stdout.decode()
 
 
+def stack_workers(sig):
+    """Sends sig (signal.SIGSTOP / SIGCONT) to the stack's workers (their pid
+    files in $CS_TEST_STACK/run): a test that needs the queue or the raw buffer
+    to hold still pauses them, and resumes them when done."""
+    run = os.path.join(os.environ.get("CS_TEST_STACK", ""), "run")
+    if not os.path.isdir(run):
+        return
+    for f in os.listdir(run):
+        if f.startswith("worker-") and f.endswith(".pid"):
+            try:
+                with open(os.path.join(run, f)) as fh:
+                    os.kill(int(fh.read().strip()), sig)
+            except (OSError, ValueError):
+                pass
+
+
 def random_loopback():
     """A random 127.x.y.z source address: tests that make log-in failures use
     their own address so the per-address throttle never touches other tests."""

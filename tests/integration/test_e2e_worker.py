@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cstest import Client, check, done, new_user, read_conf, real_frames, simulate, skip_unless_stack  # noqa: E402
+from cstest import Client, check, done, new_user, read_conf, real_frames, simulate, skip_unless_stack, stack_workers  # noqa: E402
 
 skip_unless_stack()
 conf = read_conf()
@@ -73,20 +73,6 @@ def fits_cards(data):
         if card[8:10] == "= ":
             cards[card[:8].strip()] = card[10:].split("/")[0].strip().strip("'").strip()
     return cards
-
-
-def stack_workers(sig):
-    """Sends sig to the test stack's own workers (SIGSTOP while this test must
-    be the only claimer, SIGCONT after)."""
-    run = os.path.join(os.environ.get("CS_TEST_STACK", ""), "run")
-    if not os.path.isdir(run):
-        return
-    for f in os.listdir(run):
-        if f.startswith("worker-") and f.endswith(".pid"):
-            try:
-                os.kill(int(open(os.path.join(run, f)).read().strip()), sig)
-            except (OSError, ValueError):
-                pass
 
 
 def upload_night(api, files, scrub="1"):

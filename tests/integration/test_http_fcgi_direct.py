@@ -18,7 +18,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (check, done, fcgi_encode, fcgi_params, fcgi_parse, fcgi_request, multipart, new_user,  # noqa: E402
-                    read_conf, real_frames, skip_unless_stack, sql)
+                    read_conf, real_frames, skip_unless_stack, sql, stack_workers)
 
 skip_unless_stack()
 conf = read_conf()
@@ -60,6 +60,11 @@ tmp = tempfile.mkdtemp(prefix="cs-fcgi-")
 sock = os.path.join(tmp, "fcgi.sock")
 
 # ---- quota: room for one more frame, not two ----
+# The buffer is shared with the stack's workers: one finishing an earlier
+# test's job deletes its raws and frees room mid-test. Pause them (and let an
+# answer already on its way land) so the usage holds still; resumed below.
+stack_workers(signal.SIGSTOP)
+time.sleep(1.0)
 used = sql_i64("SELECT COALESCE(SUM(r.size_bytes), 0) FROM raw_files r LEFT JOIN stacking_jobs j ON j.id = r.job_id "
                "WHERE j.id IS NULL OR j.state <> 'completed'")
 quota = used + len(f0) + len(f0) // 2
@@ -93,6 +98,7 @@ try:
                      b"a" * 200000)
     check(r.status == 413, "a form body over 64 KiB: 413")
 finally:
+    stack_workers(signal.SIGCONT)
     pool.send_signal(signal.SIGTERM)
     try:
         rc = pool.wait(15)

@@ -23,25 +23,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cstest import Client, check, done, new_user, simulate, skip_unless_stack, sql  # noqa: E402
+from cstest import Client, check, done, new_user, simulate, skip_unless_stack, sql, stack_workers  # noqa: E402
 
 skip_unless_stack()
 FCGI = os.environ.get("CS_FCGI")
 CONF = os.environ["CS_TEST_CONF"]
 WINDOW = 1.0  # CS_JOB_FILES_CACHE_US
 SLACK = 0.5
-
-
-def stack_workers(sig):
-    run = os.path.join(os.environ.get("CS_TEST_STACK", ""), "run")
-    if not os.path.isdir(run):
-        return
-    for f in os.listdir(run):
-        if f.startswith("worker-") and f.endswith(".pid"):
-            try:
-                os.kill(int(open(os.path.join(run, f)).read().strip()), sig)
-            except (OSError, ValueError):
-                pass
 
 
 def new_token(name):
