@@ -30,8 +30,13 @@ def cached():
     out = {}
     for root, _dirs, files in os.walk(CACHE):
         for f in files:
-            with open(os.path.join(root, f), "rb") as fh:
-                data = fh.read()
+            if "." in f:
+                continue  # nginx's temporary file of an entry being written
+            try:
+                with open(os.path.join(root, f), "rb") as fh:
+                    data = fh.read()
+            except FileNotFoundError:
+                continue  # replaced or removed by nginx meanwhile
             i = data.find(b"\nKEY: ")
             if i < 0:
                 continue
@@ -106,9 +111,14 @@ check(r.status == 200 and len(keys_for(unique)) == 1, "the same page asked anony
 def entry_mtime(path):
     for root, _dirs, files in os.walk(CACHE):
         for f in files:
-            with open(os.path.join(root, f), "rb") as fh:
-                if (b"\nKEY: GET " + HOST.encode() + b" " + path.encode() + b"\n") in fh.read(4096):
-                    return os.stat(os.path.join(root, f)).st_mtime
+            if "." in f:
+                continue
+            try:
+                with open(os.path.join(root, f), "rb") as fh:
+                    if (b"\nKEY: GET " + HOST.encode() + b" " + path.encode() + b"\n") in fh.read(4096):
+                        return os.stat(os.path.join(root, f)).st_mtime
+            except FileNotFoundError:
+                continue
     return None
 
 
