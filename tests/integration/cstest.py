@@ -60,6 +60,24 @@ def sql(statement):
     return p.stdout.decode()
 
 
+def script_upload(api, files, **finalize):
+    """The script API's whole upload (SPEC 6) as a Basic-auth client `api`:
+    start, every file, finalize with the given extra fields. Each refused file
+    is a failed check. Returns (session token, finalize Response)."""
+    r = api.request("POST", "/api/raw_upload?action=start")
+    token = r.json()["session_token"]
+    for f in files:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        r = api.post_multipart("/api/raw_upload?action=file", [("session_token", token)],
+                               [("file", os.path.basename(f), data)], csrf=False)
+        if r.status != 200:
+            check(False, "upload %s: %r" % (os.path.basename(f), r))
+    fields = {"session_token": token}
+    fields.update(finalize)
+    return token, api.post_form("/api/raw_upload?action=finalize", fields, csrf=False)
+
+
 def stack_workers(sig):
     """Sends sig (signal.SIGSTOP / SIGCONT) to the stack's workers (their pid
     files in $CS_TEST_STACK/run): a test that needs the queue or the raw buffer

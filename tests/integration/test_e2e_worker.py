@@ -20,7 +20,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cstest import Client, check, done, new_user, read_conf, real_frames, simulate, skip_unless_stack, stack_workers  # noqa: E402
+from cstest import (Client, check, done, new_user, read_conf, real_frames, script_upload, simulate,  # noqa: E402
+                    skip_unless_stack, stack_workers)
 
 skip_unless_stack()
 conf = read_conf()
@@ -76,17 +77,7 @@ def fits_cards(data):
 
 
 def upload_night(api, files, scrub="1"):
-    r = api.request("POST", "/api/raw_upload?action=start")
-    token = r.json()["session_token"]
-    for f in files:
-        with open(f, "rb") as fh:
-            data = fh.read()
-        r = api.post_multipart("/api/raw_upload?action=file", [("session_token", token)],
-                               [("file", os.path.basename(f), data)], csrf=False)
-        if r.status != 200:
-            check(False, "upload %s: %r" % (os.path.basename(f), r))
-    r = api.post_form("/api/raw_upload?action=finalize", {"session_token": token, "scrub_location": scrub},
-                      csrf=False)
+    token, r = script_upload(api, files, scrub_location=scrub)
     check(r.status == 200, "finalize: %r" % r)
     return token, r.json()
 

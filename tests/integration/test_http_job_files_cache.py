@@ -23,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cstest import Client, check, done, new_user, simulate, skip_unless_stack, sql, stack_workers  # noqa: E402
+from cstest import Client, check, done, new_user, script_upload, simulate, skip_unless_stack, sql, stack_workers  # noqa: E402
 
 skip_unless_stack()
 FCGI = os.environ.get("CS_FCGI")
@@ -100,15 +100,7 @@ def upload_and_run(a, b, user, api, tmp):
                       seed=os.getpid() % 1000 + 7)
     if not check(frames and len(frames) == 3, "3 simulated frames"):
         return
-    r = api.request("POST", "/api/raw_upload?action=start")
-    tok = r.json()["session_token"]
-    for f in frames:
-        with open(f, "rb") as fh:
-            data = fh.read()
-        r = api.post_multipart("/api/raw_upload?action=file", [("session_token", tok)],
-                               [("file", os.path.basename(f), data)], csrf=False)
-        check(r.status == 200, "upload %s" % os.path.basename(f))
-    r = api.post_form("/api/raw_upload?action=finalize", {"session_token": tok}, csrf=False)
+    _, r = script_upload(api, frames)
     jid = r.json().get("job_ids", [None])[0] if r.status == 200 else None
     if not check(jid is not None, "finalize made a job: %r" % r):
         return
