@@ -763,6 +763,7 @@ int h_complete_job(struct cs_req *req)
         if (r < 0)
                 goto out;
         cs_job_files_forget(job_id);
+        cs_home_list_forget(); /* a published stack of this chunk may have been replaced */
         unlink_raws(req, &done);
         if (dav && (done.old_webdav_path || done.old_thumbnail_path))
                 delete_old_stack(req, dav, &done);

@@ -33,6 +33,13 @@ int h_raw_upload(struct cs_req *req);
 int h_my_stacks(struct cs_req *req);
 int h_jobs_list(struct cs_req *req);
 int h_job_delete(struct cs_req *req);
+/* page_account.c: drops this process's one-second copy of the home page's
+ * "Recently published" list (call it when a stack is published, made private
+ * or replaced by a new stack of its chunk). */
+void cs_home_list_forget(void);
+/* How long the home page's list is kept (microseconds). */
+#define CS_HOME_LIST_CACHE_US 1000000
+
 /* h_worker.c: worker API (Bearer) and the script API's stack downloads */
 int h_next_job(struct cs_req *req);
 int h_job_files(struct cs_req *req);

@@ -285,6 +285,7 @@ int page_stack_publish(struct cs_req *req)
         }
         if (r < 0)
                 return r;
+        cs_home_list_forget();
         if (cs_req_wants_html(req)) {
                 snprintf(loc, sizeof loc, "/stack?id=%lld", (long long)id);
                 return cs_reply_redirect(req, 303, loc);

@@ -11,14 +11,17 @@ session, and never serves it to anyone else:
     page (Log out, their CSRF token), and no logged-in page is ever stored;
   - answers to requests with credentials (Basic, Bearer) or a session cookie,
     JSON answers, error pages and POSTs are never stored;
-  - a cookie that is not a valid session does not read the anonymous copy."""
+  - a cookie that is not a valid session does not read the anonymous copy;
+  - the home page's "Recently published" list (kept for a second inside
+    crowdsky-fcgi, page_account.c) follows a change made behind the app's back
+    (SQL here, as another responder process would) within that second."""
 import os
 import sys
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cstest import Client, base_url, check, done, new_user, skip_unless_stack  # noqa: E402
+from cstest import Client, base_url, check, done, new_user, skip_unless_stack, sql  # noqa: E402
 
 skip_unless_stack()
 CACHE = os.path.join(os.environ.get("CS_TEST_STACK", ""), "nginx", "pages")
@@ -129,5 +132,29 @@ anon.get("/login")  # served from the old copy once while it is rendered again
 time.sleep(0.5)
 t1 = entry_mtime("/login")
 check(t0 is not None and t1 is not None and t1 > t0, "after its second the copy is renewed (%r -> %r)" % (t0, t1))
+
+# --- the home page's list: a change made elsewhere shows within its second ---
+row = sql("SELECT id, is_public FROM stacked_frames ORDER BY id LIMIT 1").strip()
+if not row:
+    print("no stack in the database yet: the home list check needs one (skipped)")
+else:
+    sid, was_public = (int(v) for v in row.split("\t"))
+    link = ("/stack?id=%d\"" % sid).encode()
+    try:
+        for public in (1, 0):
+            anon.get("/")  # the list as it is now, kept for a second
+            sql("UPDATE stacked_frames SET is_public = %d WHERE id = %d" % (public, sid))
+            seen = None
+            t0 = time.time()
+            while time.time() - t0 < 3.0:
+                shown = link in anon.get("/").body
+                if shown == bool(public):
+                    seen = time.time() - t0
+                    break
+                time.sleep(0.05)
+            check(seen is not None and seen <= 1.5,
+                  "the home page %s stack %d within the second (%s s)" % ("lists" if public else "drops", sid, seen))
+    finally:
+        sql("UPDATE stacked_frames SET is_public = %d WHERE id = %d" % (was_public, sid))
 
 done()
