@@ -196,9 +196,15 @@ long cs_req_read(struct cs_req *req, char *buf, size_t n);
 int cs_req_read_form(struct cs_req *req);
 /* Constant-time CSRF check against the session; sets req->csrf_ok. */
 bool cs_req_csrf_check(struct cs_req *req, const char *token);
+/* Runs sql, whose one parameter is the requesting user's id, on the
+ * thread's database connection (CS_EDB without one); errors in req->err. */
+int cs_req_query_user(struct cs_req *req, const char *sql, struct cs_db_rows **ret_rows);
 /* Current time (epoch seconds). */
 int64_t cs_now(void);
+/* Wall-clock time in microseconds (logs, durations shown to people). */
 int64_t cs_now_us(void);
+/* Monotonic time in microseconds (expiry of in-process memories). */
+int64_t cs_mono_us(void);
 
 /* ---- replies (reply.c) ---- */
 

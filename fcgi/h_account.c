@@ -266,22 +266,16 @@ int h_account_settings(struct cs_req *req)
 
 int h_tokens_list(struct cs_req *req)
 {
-        struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
         cJSON *doc, *arr;
         size_t i;
         int r;
 
-        if (!db)
-                return CS_EDB;
-        {
-                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
-                r = cs_db_query(db,
-                                "SELECT id, name, DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ'), "
-                                "DATE_FORMAT(last_used_at, '%Y-%m-%dT%H:%i:%sZ') FROM api_tokens "
-                                "WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
-                                p, CS_DB_N(p), &rows, &req->err);
-        }
+        r = cs_req_query_user(req,
+                              "SELECT id, name, DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%sZ'), "
+                              "DATE_FORMAT(last_used_at, '%Y-%m-%dT%H:%i:%sZ') FROM api_tokens "
+                              "WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
+                              &rows);
         if (r < 0)
                 return r;
         doc = cJSON_CreateObject();

@@ -49,13 +49,12 @@ int h_my_stacks(struct cs_req *req)
                                 "WHERE user_id = ? AND object_name = ? ORDER BY date_obs_start DESC, id DESC",
                                 p, CS_DB_N(p), &rows, &req->err);
         } else {
-                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
-                r = cs_db_query(db,
-                                "SELECT id, chunk_key, object_name, n_frames_input, n_frames_aligned, "
-                                "total_exptime, " ISO("date_obs_start") ", " ISO("date_obs_end") ", ra_deg, dec_deg, "
-                                "file_size_bytes, " ISO("created_at") " FROM stacked_frames "
-                                "WHERE user_id = ? ORDER BY date_obs_start DESC, id DESC",
-                                p, CS_DB_N(p), &rows, &req->err);
+                r = cs_req_query_user(req,
+                                      "SELECT id, chunk_key, object_name, n_frames_input, n_frames_aligned, "
+                                      "total_exptime, " ISO("date_obs_start") ", " ISO("date_obs_end") ", ra_deg, "
+                                      "dec_deg, file_size_bytes, " ISO("created_at") " FROM stacked_frames "
+                                      "WHERE user_id = ? ORDER BY date_obs_start DESC, id DESC",
+                                      &rows);
         }
         if (r < 0)
                 return r;
@@ -83,24 +82,18 @@ int h_my_stacks(struct cs_req *req)
 /* GET /api/jobs: the user's jobs, newest first (the jobs page polls it). */
 int h_jobs_list(struct cs_req *req)
 {
-        struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
         cJSON *doc, *arr;
         size_t i;
         int r;
 
-        if (!db)
-                return CS_EDB;
-        {
-                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
-                r = cs_db_query(db,
-                                "SELECT j.id, j.chunk_key, j.object_name, j.frame_count, j.state, j.attempts, "
-                                "j.progress_stage, j.progress_done, j.progress_total, j.last_error, "
-                                ISO("j.created_at") ", " ISO("j.updated_at") ", j.kind, s.id "
-                                "FROM stacking_jobs j LEFT JOIN stacked_frames s ON s.job_id = j.id "
-                                "WHERE j.user_id = ? ORDER BY j.id DESC LIMIT 500",
-                                p, CS_DB_N(p), &rows, &req->err);
-        }
+        r = cs_req_query_user(req,
+                              "SELECT j.id, j.chunk_key, j.object_name, j.frame_count, j.state, j.attempts, "
+                              "j.progress_stage, j.progress_done, j.progress_total, j.last_error, "
+                              ISO("j.created_at") ", " ISO("j.updated_at") ", j.kind, s.id "
+                              "FROM stacking_jobs j LEFT JOIN stacked_frames s ON s.job_id = j.id "
+                              "WHERE j.user_id = ? ORDER BY j.id DESC LIMIT 500",
+                              &rows);
         if (r < 0)
                 return r;
         doc = cJSON_CreateObject();

@@ -16,15 +16,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "handlers.h"
+#include "memo.h"
 #include "proxy.h"
 #include "crowdsky/alloc.h"
 #include "crowdsky/jobs.h"
@@ -227,101 +226,12 @@ int h_next_job(struct cs_req *req)
 #define CACHE_SLOTS 64
 #define CACHE_BODY_MAX (64 * 1024)
 
-struct files_entry {
-        int64_t job_id;         /* 0 = empty */
-        int64_t token_id;
-        int64_t expires_us;     /* monotonic */
-        char *body;
-        size_t len;
-};
-
-static struct {
-        pthread_mutex_t lock;
-        uint64_t gen;           /* bumped by every forget */
-        struct files_entry e[CACHE_SLOTS];
-} files_cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static int64_t mono_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static size_t cache_slot(int64_t job_id)
-{
-        return (size_t)((uint64_t)job_id * 0x9E3779B97F4A7C15ull >> 58) % CACHE_SLOTS;
-}
+static struct cs_memo_entry files_entries[CACHE_SLOTS];
+static struct cs_memo files_cache = CS_MEMO_INIT(files_entries);
 
 void cs_job_files_forget(int64_t job_id)
 {
-        struct files_entry *e = &files_cache.e[cache_slot(job_id)];
-        char *old = NULL;
-
-        pthread_mutex_lock(&files_cache.lock);
-        files_cache.gen++;
-        if (e->job_id == job_id) {
-                old = e->body;
-                memset(e, 0, sizeof *e);
-        }
-        pthread_mutex_unlock(&files_cache.lock);
-        free(old);
-}
-
-/* A copy of the remembered body (caller frees), or NULL. */
-static char *cache_get(int64_t job_id, int64_t token_id, size_t *ret_len)
-{
-        struct files_entry *e = &files_cache.e[cache_slot(job_id)];
-        char *copy = NULL;
-        int64_t now = mono_us();
-
-        pthread_mutex_lock(&files_cache.lock);
-        if (e->job_id == job_id && e->token_id == token_id && now < e->expires_us) {
-                copy = cs_xmalloc(e->len + 1);
-                memcpy(copy, e->body, e->len + 1);
-                *ret_len = e->len;
-        }
-        pthread_mutex_unlock(&files_cache.lock);
-        return copy;
-}
-
-static uint64_t cache_gen(void)
-{
-        uint64_t g;
-
-        pthread_mutex_lock(&files_cache.lock);
-        g = files_cache.gen;
-        pthread_mutex_unlock(&files_cache.lock);
-        return g;
-}
-
-/* Remembers body unless a forget happened since gen was read (the answer may
- * predate it). t0_us: monotonic time taken before the query. */
-static void cache_put(int64_t job_id, int64_t token_id, const char *body, size_t len, uint64_t gen,
-                      int64_t t0_us)
-{
-        struct files_entry *e = &files_cache.e[cache_slot(job_id)];
-        char *copy, *old = NULL;
-
-        if (len > CACHE_BODY_MAX)
-                return;
-        copy = cs_xmalloc(len + 1);
-        memcpy(copy, body, len);
-        copy[len] = '\0';
-        pthread_mutex_lock(&files_cache.lock);
-        if (files_cache.gen == gen) {
-                old = e->body;
-                e->job_id = job_id;
-                e->token_id = token_id;
-                e->expires_us = t0_us + CS_JOB_FILES_CACHE_US;
-                e->body = copy;
-                e->len = len;
-                copy = NULL;
-        }
-        pthread_mutex_unlock(&files_cache.lock);
-        free(old);
-        free(copy);
+        cs_memo_forget(&files_cache, job_id);
 }
 
 /* Row order of job_files: by observation time, then id. */
@@ -354,7 +264,7 @@ int h_job_files(struct cs_req *req)
 
         if (cs_req_i64_or_reply(req, "job_id", &job_id) < 0)
                 return CS_OK;
-        body = cache_get(job_id, req->worker_token_id, &len);
+        body = cs_memo_get(&files_cache, job_id, req->worker_token_id, &len);
         if (body) {
                 cs_reply_header(req, "Cache-Control", "no-store");
                 r = cs_reply_text(req, 200, "application/json", body, len);
@@ -363,8 +273,8 @@ int h_job_files(struct cs_req *req)
         }
         if (!db)
                 return CS_EDB;
-        gen = cache_gen();
-        t0_us = mono_us();
+        gen = cs_memo_gen(&files_cache);
+        t0_us = cs_mono_us();
         {
                 /* One round trip: the job row (for the holder check below,
                  * which cs_jobs_check_holder would make with a query of its
@@ -436,7 +346,9 @@ int h_job_files(struct cs_req *req)
         if (!body)
                 return cs_err_set(&req->err, CS_ENOMEM, "out of memory");
         len = strlen(body);
-        cache_put(job_id, req->worker_token_id, body, len, gen, t0_us);
+        if (len <= CACHE_BODY_MAX)
+                cs_memo_put(&files_cache, job_id, req->worker_token_id, body, len, gen,
+                            t0_us + CS_JOB_FILES_CACHE_US);
         cs_reply_header(req, "Cache-Control", "no-store");
         r = cs_reply_text(req, 200, "application/json", body, len);
         cJSON_free(body);

@@ -5,14 +5,13 @@
  * The forms post to the JSON/HTML endpoints of h_account.c; static/app.js
  * submits them with fetch and shows the server's error next to the form, and
  * without JavaScript they still work as plain form posts. */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "handlers.h"
 #include "html.h"
+#include "memo.h"
 #include "upload_recv.h"
 #include "pages.h"
 
@@ -34,32 +33,12 @@ static const char *next_path(const struct cs_req *req)
  * once (cs_home_list_forget) and a query running meanwhile does not store its
  * answer (the generation check); a change made through another process shows
  * within the second. */
-static struct {
-        pthread_mutex_t lock;
-        uint64_t gen;
-        int64_t expires_us;
-        char *html;
-} home_list = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static int64_t home_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+static struct cs_memo_entry home_entry[1];
+static struct cs_memo home_list = CS_MEMO_INIT(home_entry);
 
 void cs_home_list_forget(void)
 {
-        char *old;
-
-        pthread_mutex_lock(&home_list.lock);
-        home_list.gen++;
-        old = home_list.html;
-        home_list.html = NULL;
-        home_list.expires_us = 0;
-        pthread_mutex_unlock(&home_list.lock);
-        free(old);
+        cs_memo_forget(&home_list, 0);
 }
 
 /* The list's HTML into out, from the copy or from the database. */
@@ -67,19 +46,17 @@ static int home_list_html(struct cs_req *req, struct cs_db *db, struct cs_buf *o
 {
         struct cs_buf list = CS_BUF_INIT(CS_PAGE_MAX);
         struct cs_db_rows *rows = NULL;
-        int64_t t0 = home_now_us();
-        uint64_t gen;
-        size_t i;
+        int64_t t0 = cs_mono_us();
+        uint64_t gen = cs_memo_gen(&home_list);
+        size_t i, len;
+        char *kept = cs_memo_get(&home_list, 0, 0, &len);
         int r;
 
-        pthread_mutex_lock(&home_list.lock);
-        if (home_list.html && t0 < home_list.expires_us) {
-                cs_buf_adds(out, home_list.html);
-                pthread_mutex_unlock(&home_list.lock);
+        if (kept) {
+                cs_buf_adds(out, kept);
+                free(kept);
                 return CS_OK;
         }
-        gen = home_list.gen;
-        pthread_mutex_unlock(&home_list.lock);
         /* only published stacks, and never the observing site */
         r = cs_db_query(db,
                         "SELECT s.id, s.object_name, s.chunk_key, DATE_FORMAT(s.date_obs_start, '%Y-%m-%d %H:%i'), "
@@ -113,21 +90,8 @@ static int home_list_html(struct cs_req *req, struct cs_db *db, struct cs_buf *o
         if (cs_db_rows_count(rows))
                 cs_html(&list, "</ul>");
         cs_db_rows_free(rows);
-        if (list.data) {
-                char *copy = strdup(list.data), *old = NULL;
-
-                pthread_mutex_lock(&home_list.lock);
-                if (copy && home_list.gen == gen) {
-                        old = home_list.html;
-                        home_list.html = copy;
-                        home_list.expires_us = t0 + CS_HOME_LIST_CACHE_US;
-                        copy = NULL;
-                }
-                pthread_mutex_unlock(&home_list.lock);
-                free(old);
-                free(copy);
-                cs_buf_adds(out, list.data);
-        }
+        cs_memo_put(&home_list, 0, 0, list.data, list.len, gen, t0 + CS_HOME_LIST_CACHE_US);
+        cs_buf_adds(out, list.data);
         cs_buf_release(&list);
         return CS_OK;
 }
@@ -239,14 +203,11 @@ int page_account(struct cs_req *req)
         r = cs_user_get(db, req->user_id, &u, &req->err);
         if (r < 0)
                 return r;
-        {
-                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
-                r = cs_db_query(db,
-                                "SELECT id, name, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i'), "
-                                "DATE_FORMAT(last_used_at, '%Y-%m-%d %H:%i') FROM api_tokens "
-                                "WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
-                                p, CS_DB_N(p), &rows, &req->err);
-        }
+        r = cs_req_query_user(req,
+                              "SELECT id, name, DATE_FORMAT(created_at, '%Y-%m-%d %H:%i'), "
+                              "DATE_FORMAT(last_used_at, '%Y-%m-%d %H:%i') FROM api_tokens "
+                              "WHERE user_id = ? AND revoked_at IS NULL ORDER BY id",
+                              &rows);
         if (r < 0)
                 return r;
         cs_page_begin(&page, req, "Account", "account", "account.js");

@@ -16,20 +16,14 @@
 int page_upload(struct cs_req *req)
 {
         struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);
-        struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
         int r;
 
-        if (!db)
-                return CS_EDB;
         /* the latest open session with files in it: the page resumes it */
-        {
-                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
-                r = cs_db_query(db,
-                                "SELECT token, n_files FROM upload_sessions WHERE user_id = ? AND state = 'open' "
-                                "AND n_files > 0 AND updated_at > NOW(6) - INTERVAL 1 DAY ORDER BY id DESC LIMIT 1",
-                                p, CS_DB_N(p), &rows, &req->err);
-        }
+        r = cs_req_query_user(req,
+                              "SELECT token, n_files FROM upload_sessions WHERE user_id = ? AND state = 'open' "
+                              "AND n_files > 0 AND updated_at > NOW(6) - INTERVAL 1 DAY ORDER BY id DESC LIMIT 1",
+                              &rows);
         if (r < 0)
                 return r;
         cs_page_begin(&page, req, "Upload", "upload", "upload.js");
@@ -87,24 +81,18 @@ static const char *state_class(const char *state)
 int page_jobs(struct cs_req *req)
 {
         struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);
-        struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
         size_t i, n;
         bool pending = false;
         int r;
 
-        if (!db)
-                return CS_EDB;
-        {
-                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
-                r = cs_db_query(db,
-                                "SELECT j.id, j.chunk_key, j.object_name, j.frame_count, j.state, j.progress_stage, "
-                                "j.progress_done, j.progress_total, j.last_error, "
-                                "DATE_FORMAT(j.created_at, '%Y-%m-%d %H:%i'), s.id, j.attempts "
-                                "FROM stacking_jobs j LEFT JOIN stacked_frames s ON s.job_id = j.id "
-                                "WHERE j.user_id = ? ORDER BY j.id DESC LIMIT 500",
-                                p, CS_DB_N(p), &rows, &req->err);
-        }
+        r = cs_req_query_user(req,
+                              "SELECT j.id, j.chunk_key, j.object_name, j.frame_count, j.state, j.progress_stage, "
+                              "j.progress_done, j.progress_total, j.last_error, "
+                              "DATE_FORMAT(j.created_at, '%Y-%m-%d %H:%i'), s.id, j.attempts "
+                              "FROM stacking_jobs j LEFT JOIN stacked_frames s ON s.job_id = j.id "
+                              "WHERE j.user_id = ? ORDER BY j.id DESC LIMIT 500",
+                              &rows);
         if (r < 0)
                 return r;
         n = cs_db_rows_count(rows);

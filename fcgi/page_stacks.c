@@ -21,22 +21,16 @@
 int page_stacks(struct cs_req *req)
 {
         struct cs_buf page = CS_BUF_INIT(CS_PAGE_MAX);
-        struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
         size_t i, n;
         int r;
 
-        if (!db)
-                return CS_EDB;
-        {
-                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
-                r = cs_db_query(db,
-                                "SELECT id, chunk_key, object_name, DATE_FORMAT(date_obs_start, '%Y-%m-%d %H:%i'), "
-                                "n_frames_aligned, total_exptime, thumbnail_path IS NOT NULL, is_public "
-                                "FROM stacked_frames WHERE user_id = ? "
-                                "ORDER BY date_obs_start DESC, id DESC LIMIT 1000",
-                                p, CS_DB_N(p), &rows, &req->err);
-        }
+        r = cs_req_query_user(req,
+                              "SELECT id, chunk_key, object_name, DATE_FORMAT(date_obs_start, '%Y-%m-%d %H:%i'), "
+                              "n_frames_aligned, total_exptime, thumbnail_path IS NOT NULL, is_public "
+                              "FROM stacked_frames WHERE user_id = ? "
+                              "ORDER BY date_obs_start DESC, id DESC LIMIT 1000",
+                              &rows);
         if (r < 0)
                 return r;
         n = cs_db_rows_count(rows);
@@ -353,23 +347,17 @@ int page_stack_thumb(struct cs_req *req)
 
 int page_stacks_json(struct cs_req *req)
 {
-        struct cs_db *db = cs_req_db(req);
         struct cs_db_rows *rows = NULL;
         cJSON *doc, *arr;
         size_t i;
         int r;
 
-        if (!db)
-                return CS_EDB;
-        {
-                struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
-                r = cs_db_query(db,
-                                "SELECT id, chunk_key, object_name, ra_deg, dec_deg, " ISO("date_obs_start") ", "
-                                ISO("date_obs_end") ", UNIX_TIMESTAMP(date_obs_start), n_frames_aligned, "
-                                "total_exptime, file_size_bytes, thumbnail_path IS NOT NULL, is_public "
-                                "FROM stacked_frames WHERE user_id = ? ORDER BY date_obs_start, id LIMIT 20000",
-                                p, CS_DB_N(p), &rows, &req->err);
-        }
+        r = cs_req_query_user(req,
+                              "SELECT id, chunk_key, object_name, ra_deg, dec_deg, " ISO("date_obs_start") ", "
+                              ISO("date_obs_end") ", UNIX_TIMESTAMP(date_obs_start), n_frames_aligned, "
+                              "total_exptime, file_size_bytes, thumbnail_path IS NOT NULL, is_public "
+                              "FROM stacked_frames WHERE user_id = ? ORDER BY date_obs_start, id LIMIT 20000",
+                              &rows);
         if (r < 0)
                 return r;
         doc = cJSON_CreateObject();

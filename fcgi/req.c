@@ -135,10 +135,30 @@ int64_t cs_now(void)
         return (int64_t)time(NULL);
 }
 
-int64_t cs_now_us(void)
+static int64_t clock_us(clockid_t id)
 {
         struct timespec ts;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(id, &ts);
         return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t cs_now_us(void)
+{
+        return clock_us(CLOCK_REALTIME);
+}
+
+int64_t cs_mono_us(void)
+{
+        return clock_us(CLOCK_MONOTONIC);
+}
+
+int cs_req_query_user(struct cs_req *req, const char *sql, struct cs_db_rows **ret_rows)
+{
+        struct cs_db *db = cs_req_db(req);
+        struct cs_db_param p[] = { CS_DB_I64(req->user_id) };
+
+        if (!db)
+                return CS_EDB;
+        return cs_db_query(db, sql, p, CS_DB_N(p), ret_rows, &req->err);
 }
