@@ -12,10 +12,12 @@ import os
 import random
 import re
 import secrets
+import signal
 import socket
 import struct
 import subprocess
 import sys
+import time
 import urllib.parse
 
 SKIP = 77
@@ -397,12 +399,39 @@ def fcgi_params(method, path, query="", headers=None, ctype="", body_len=0, remo
     return p
 
 
-def fcgi_request(sock_path, params, body=b""):
-    """One FastCGI responder request over a unix socket; returns Response."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(120)
-    s.connect(sock_path)
-    s.sendall(fcgi_encode(params, body))
+def start_pool(sock, extra_env=None, threads=3, env=None):
+    """A private crowdsky-fcgi ($CS_FCGI) serving the stack's config on the unix
+    socket sock, settings changed through CROWDSKY_* variables (extra_env, on
+    top of env or the test's environment); returns its Popen once the socket
+    accepts. Its output goes to sock + ".log"."""
+    e = dict(env if env is not None else os.environ, CROWDSKY_FCGI_LISTEN=sock, CROWDSKY_FCGI_THREADS=str(threads))
+    e.update(extra_env or {})
+    log = open(sock + ".log", "wb")
+    p = subprocess.Popen([os.environ["CS_FCGI"], "serve", "--config", os.environ["CS_TEST_CONF"]], env=e,
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    for _ in range(200):
+        try:
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            c.connect(sock)
+            c.close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return p
+
+
+def stop_pool(p):
+    """SIGTERM, up to 15 s to finish; its exit status, or None if it had to be killed."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return None
+
+
+def recv_all(s):
+    """Everything a socket sends until the peer closes it; closes it."""
     data = b""
     while True:
         chunk = s.recv(65536)
@@ -410,4 +439,13 @@ def fcgi_request(sock_path, params, body=b""):
             break
         data += chunk
     s.close()
-    return fcgi_parse(data)
+    return data
+
+
+def fcgi_request(sock_path, params, body=b""):
+    """One FastCGI responder request over a unix socket; returns Response."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(120)
+    s.connect(sock_path)
+    s.sendall(fcgi_encode(params, body))
+    return fcgi_parse(recv_all(s))

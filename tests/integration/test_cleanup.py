@@ -23,8 +23,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +31,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (check, done, fcgi_params, fcgi_request, multipart, read_conf, simulate,  # noqa: E402
-                    skip_unless_stack)
+                    skip_unless_stack, start_pool, stop_pool)
 
 skip_unless_stack()
 conf = read_conf()
@@ -133,17 +131,7 @@ rc, out, err = fcgi_cmd("token", "create", "w-test")
 wtoken = out.split()[-1] if rc == 0 and out.split() else ""
 check(wtoken.startswith("cswt_"), "worker token created")
 
-log = open(sock + ".log", "wb")
-pool = subprocess.Popen([fcgi_bin, "serve", "--config", CONF], env=ENV, stdin=subprocess.DEVNULL, stdout=log,
-                        stderr=log)
-for _ in range(200):
-    try:
-        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        c.connect(sock)
-        c.close()
-        break
-    except OSError:
-        time.sleep(0.05)
+pool = start_pool(sock, threads=2, env=ENV)
 
 frames = simulate(os.path.join(tmp, "sim"), 8)
 if not check(frames is not None and len(frames) == 8, "8 simulated frames"):
@@ -330,11 +318,7 @@ try:
     rc, out, err = fcgi_cmd("cleanup", "--bogus")
     check(rc == 2 and "unknown argument" in err, "a bad argument: exit 2 with a reason")
 finally:
-    pool.send_signal(signal.SIGTERM)
-    try:
-        pool.wait(15)
-    except subprocess.TimeoutExpired:
-        pool.kill()
+    stop_pool(pool)
     try:
         sql("DROP DATABASE `%s`" % db_name, db=conf.get("db_name", "crowdsky"))
     except RuntimeError as e:

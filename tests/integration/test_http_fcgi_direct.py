@@ -18,7 +18,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (check, done, fcgi_encode, fcgi_params, fcgi_parse, fcgi_request, multipart, new_user,  # noqa: E402
-                    read_conf, real_frames, skip_unless_stack, sql, stack_workers)
+                    read_conf, real_frames, recv_all, skip_unless_stack, sql, start_pool, stack_workers, stop_pool)
 
 skip_unless_stack()
 conf = read_conf()
@@ -30,22 +30,6 @@ if not fcgi_bin or not os.access(fcgi_bin, os.X_OK):
 
 def sql_i64(statement):
     return int(sql(statement).strip() or 0)
-
-
-def start_pool(sock, extra_env):
-    env = dict(os.environ, CROWDSKY_FCGI_LISTEN=sock, CROWDSKY_FCGI_THREADS="3", **extra_env)
-    log = open(sock + ".log", "wb")
-    p = subprocess.Popen([fcgi_bin, "serve", "--config", os.environ["CS_TEST_CONF"]], env=env,
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    for _ in range(200):
-        try:
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            c.connect(sock)
-            c.close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return p
 
 
 frames = real_frames("m94-s50-2025-03-27")
@@ -99,16 +83,10 @@ try:
     check(r.status == 413, "a form body over 64 KiB: 413")
 finally:
     stack_workers(signal.SIGCONT)
-    pool.send_signal(signal.SIGTERM)
-    try:
-        rc = pool.wait(15)
-    except subprocess.TimeoutExpired:
-        pool.kill()
-        rc = None
-    check(rc == 0, "pool stops on SIGTERM with status 0")
+    check(stop_pool(pool) == 0, "pool stops on SIGTERM with status 0")
 
 # ---- graceful shutdown with a request in flight ----
-pool = start_pool(sock, {})
+pool = start_pool(sock)
 r = fcgi_request(sock, fcgi_params("POST", "/api/raw_upload", "action=start", auth))
 token = r.json()["session_token"]
 body, ct = multipart([("session_token", token)], [("file", "inflight.fit", f1)])
@@ -123,14 +101,7 @@ pool.send_signal(signal.SIGTERM)
 time.sleep(0.5)
 check(pool.poll() is None, "SIGTERM waits for the in-flight request")
 s.sendall(req[half:])
-data = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-s.close()
-r = fcgi_parse(data)
+r = fcgi_parse(recv_all(s))
 check(r.status == 200 and r.json().get("ok") is True, "the in-flight upload completes with its reply: %r" % r)
 try:
     rc = pool.wait(15)

@@ -16,8 +16,6 @@
     nothing of the refused file kept, the stored file untouched."""
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (Client, check, done, fcgi_params, fcgi_request, multipart, new_user, read_conf,  # noqa: E402
-                    simulate, skip_unless_stack)
+                    simulate, skip_unless_stack, start_pool, stop_pool)
 
 skip_unless_stack()
 conf = read_conf()
@@ -77,30 +75,6 @@ def parse_metrics(text):
 
 def value(metrics, name, **labels):
     return metrics.get((name, frozenset(labels.items())))
-
-
-def start_pool(sock, extra_env):
-    env = dict(os.environ, CROWDSKY_FCGI_LISTEN=sock, CROWDSKY_FCGI_THREADS="2", **extra_env)
-    log = open(sock + ".log", "wb")
-    p = subprocess.Popen([fcgi_bin, "serve", "--config", os.environ["CS_TEST_CONF"]], env=env,
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    for _ in range(200):
-        try:
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            c.connect(sock)
-            c.close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return p
-
-
-def stop_pool(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        p.wait(15)
-    except subprocess.TimeoutExpired:
-        p.kill()
 
 
 anon = Client()
@@ -180,7 +154,7 @@ if wtok:
         anon.post_form("/api/fail_job", {"job_id": j["job_id"], "lease": j["lease"], "error": "test_ops_http",
                                          "retryable": "1"}, csrf=False,
                        headers={"Authorization": "Bearer " + wtok})
-pool = start_pool(sock, {})
+pool = start_pool(sock, threads=2)
 try:
     r = fcgi_request(sock, fcgi_params("GET", "/metrics", remote="127.0.0.1"))
     check(r.status == 200, "private pool: /metrics for 127.0.0.1")
@@ -204,7 +178,7 @@ try:
 finally:
     stop_pool(pool)
 
-pool = start_pool(sock, {"CROWDSKY_METRICS_TOKEN": "mt-secret-123"})
+pool = start_pool(sock, {"CROWDSKY_METRICS_TOKEN": "mt-secret-123"}, threads=2)
 try:
     r = fcgi_request(sock, fcgi_params("GET", "/metrics", remote="10.1.2.3"))
     check(r.status == 401 and r.header("WWW-Authenticate"), "metrics_token set: no token -> 401")
@@ -221,7 +195,7 @@ finally:
 # the pool creates a missing buffer_dir at start: make one it cannot create (under a file)
 open(os.path.join(tmp, "a-file"), "w").close()
 pool = start_pool(sock, {"CROWDSKY_WEBDAV_URL": "http://127.0.0.1:9/dav/",
-                         "CROWDSKY_BUFFER_DIR": os.path.join(tmp, "a-file", "buffer")})
+                         "CROWDSKY_BUFFER_DIR": os.path.join(tmp, "a-file", "buffer")}, threads=2)
 try:
     t0 = time.time()
     r = fcgi_request(sock, fcgi_params("GET", "/health"))
@@ -240,7 +214,7 @@ try:
     check(r.status == 400, "/health?check=nonsense: 400")
 finally:
     stop_pool(pool)
-pool = start_pool(sock, {"CROWDSKY_WEBDAV_PASSWORD": "wrong-password"})
+pool = start_pool(sock, {"CROWDSKY_WEBDAV_PASSWORD": "wrong-password"}, threads=2)
 try:
     r = fcgi_request(sock, fcgi_params("GET", "/health"))
     h = r.json()
@@ -277,7 +251,7 @@ used = int(sql("SELECT COALESCE(SUM(r.size_bytes), 0) FROM raw_files r LEFT JOIN
                "WHERE j.id IS NULL OR j.state <> 'completed'")[0][0])
 quota = used + len(f0) + len(f0) // 2       # room for one frame, not two
 sql("UPDATE users SET is_admin = 1 WHERE username = '%s'" % name)
-pool = start_pool(sock, {"CROWDSKY_BUFFER_QUOTA_BYTES": str(quota)})
+pool = start_pool(sock, {"CROWDSKY_BUFFER_QUOTA_BYTES": str(quota)}, threads=2)
 try:
     body = ("username=%s&password=%s" % (name, pw)).encode()
     r = fcgi_request(sock, fcgi_params("POST", "/login", "", {}, "application/x-www-form-urlencoded", len(body)), body)
