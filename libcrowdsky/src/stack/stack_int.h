@@ -9,7 +9,6 @@
 
 /* k-th smallest of a[0..n-1] (0-based), reordering a. n >= 1, k < n. */
 float cs__select_f32(float *a, size_t n, size_t k);
-double cs__select_f64(double *a, size_t n, size_t k);
 
 /* Seconds of a monotonic clock / of this thread's CPU time. */
 double cs__now(void);
