@@ -141,18 +141,23 @@ int cs_proxy_stack_by_key(struct cs_req *req, int64_t user_id, const char *chunk
         return cs_proxy_webdav_path(req, path, "application/fits", name);
 }
 
+/* The stack stack_id if user_id owns it (CS_ENOTFOUND if not): as load_stack. */
+static int load_owned(struct cs_req *req, int64_t user_id, int64_t stack_id, char *path, char *thumb, char *key)
+{
+        struct cs_db_param p[] = { CS_DB_I64(stack_id), CS_DB_I64(user_id) };
+
+        return load_stack(req,
+                          "SELECT webdav_path, thumbnail_path, chunk_key FROM stacked_frames "
+                          "WHERE id = ? AND user_id = ?",
+                          p, CS_DB_N(p), path, thumb, key);
+}
+
 int cs_proxy_stack_by_id(struct cs_req *req, int64_t user_id, int64_t stack_id)
 {
         char path[512], thumb[512], key[64], name[80];
         int r;
 
-        {
-                struct cs_db_param p[] = { CS_DB_I64(stack_id), CS_DB_I64(user_id) };
-                r = load_stack(req,
-                               "SELECT webdav_path, thumbnail_path, chunk_key FROM stacked_frames "
-                               "WHERE id = ? AND user_id = ?",
-                               p, CS_DB_N(p), path, thumb, key);
-        }
+        r = load_owned(req, user_id, stack_id, path, thumb, key);
         if (r == CS_ENOTFOUND)
                 return cs_reply_error(req, 404, "no such stack");
         if (r < 0)
@@ -166,13 +171,7 @@ int cs_proxy_thumbnail(struct cs_req *req, int64_t user_id, int64_t stack_id)
         char path[512], thumb[512], key[64];
         int r;
 
-        {
-                struct cs_db_param p[] = { CS_DB_I64(stack_id), CS_DB_I64(user_id) };
-                r = load_stack(req,
-                               "SELECT webdav_path, thumbnail_path, chunk_key FROM stacked_frames "
-                               "WHERE id = ? AND user_id = ?",
-                               p, CS_DB_N(p), path, thumb, key);
-        }
+        r = load_owned(req, user_id, stack_id, path, thumb, key);
         if (r == CS_ENOTFOUND)
                 return cs_reply_error(req, 404, "no such stack");
         if (r < 0)
