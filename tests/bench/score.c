@@ -985,6 +985,32 @@ static double frame_fwhm_at(const char *path, int W, int H, const struct aff *m,
         return r;
 }
 
+/* Median FWHM in one frame's green plane g of the isolated stack stars
+ * (stack coordinates; to_frame = stack -> frame) that land inside it
+ * unsaturated (peak < 60000 ADU): the same stars for every frame. */
+static double frame_fwhm_on(const float *g, int w, int h, const struct aff *to_frame,
+                            const struct star *stars, int n_stars)
+{
+        double *fw = xmalloc(sizeof(double) * (size_t)(n_stars + 1)), r;
+        int i, nf = 0;
+
+        for (i = 0; i < n_stars; i++) {
+                double fx, fy, f;
+
+                aff_apply(to_frame, stars[i].x, stars[i].y, &fx, &fy);
+                if (fx < 20 || fy < 20 || fx > w - 21 || fy > h - 21 ||
+                    pix(g, w, h, (int)lround(fx), (int)lround(fy)) >= 60000.0f ||
+                    !isolated_star(stars, n_stars, i))
+                        continue;
+                f = fit_psf(g, w, h, fx, fy, NULL, NULL, NULL);
+                if (isfinite(f) && f > 1.2 && f < 10.0)
+                        fw[nf++] = f;
+        }
+        r = nf >= 3 ? median_d(fw, (size_t)nf) : NAN;
+        free(fw);
+        return r;
+}
+
 /* ---- score sim -------------------------------------------------------------------------- */
 
 static int cmd_sim(int argc, char **argv)
@@ -1433,6 +1459,15 @@ static int cmd_real(int argc, char **argv)
                         cv->to_frame[cv->n++] = aff_inv(&tf->m[k]);
                 }
 
+        /* The stack's stars first: every input frame's FWHM is measured on
+         * the same stars (a single frame alone shows a handful at 15 sigma,
+         * and the smallest of 32 medians of a handful is luck, not seeing). */
+        plane_stats(st.ch[1], (size_t)W * H, &sbg, &ssig);
+        for (i = 0; i < W * H; i++)
+                if (isfinite(st.ch[1][i]))
+                        smax = fmax(smax, st.ch[1][i]);
+        sst = detect_stars(st.ch[1], W, H, sbg, ssig, 15.0, 0.9 * smax, cv, &nstar);
+
         /* Input frames: FWHM of each (best = smallest); their mean mosaic for
          * the hot pixels. */
         sum = calloc((size_t)W * H, sizeof *sum);
@@ -1450,10 +1485,18 @@ static int cmd_real(int argc, char **argv)
                 if (w != W || h != H)
                         die("'%s' is %dx%d, the stack %dx%d", files[k], w, h, W, H);
                 g = green_bilinear(raw, w, h);
-                fwhm = plane_fwhm(g, w, h, NULL, 60000.0, &nf);
+                if (tf->have[k]) {
+                        struct aff to_frame = aff_inv(&tf->m[k]);
+
+                        fwhm = frame_fwhm_on(g, w, h, &to_frame, sst, nstar);
+                } else {
+                        fwhm = plane_fwhm(g, w, h, NULL, 60000.0, &nf);
+                }
                 if (isfinite(fwhm)) {
                         mt.input_fwhm_best = fmin(mt.input_fwhm_best, fwhm);
                         mt.input_fwhm_worst = fmax(mt.input_fwhm_worst, fwhm);
+                        if (getenv("SCORE_DEBUG"))
+                                fprintf(stderr, "frame %d fwhm %.3f\n", k, fwhm);
                 }
                 for (j = 0; j < (size_t)W * H; j++)
                         sum[j] += raw[j] / n;
@@ -1470,15 +1513,12 @@ static int cmd_real(int argc, char **argv)
 
         /* Stack: noise (stars masked where the green is > 3 sigma above the
          * background), scale vs the reference frame's green background, FWHM. */
-        plane_stats(st.ch[1], (size_t)W * H, &sbg, &ssig);
         mask = calloc((size_t)W * H, 1);
         if (!mask)
                 die("out of memory");
         for (i = 0; i < W * H; i++) {
                 float v = st.ch[1][i];
 
-                if (isfinite(v))
-                        smax = fmax(smax, v);
                 if (isfinite(v) && v > sbg + 3 * ssig)
                         mask_disc(mask, W, H, i % W, i / W, 6.0);
         }
@@ -1489,7 +1529,6 @@ static int cmd_real(int argc, char **argv)
                 double *fw, *ratio;
                 int nfw = 0, nr = 0;
 
-                sst = detect_stars(st.ch[1], W, H, sbg, ssig, 15.0, 0.9 * smax, cv, &nstar);
                 fw = xmalloc(sizeof(double) * (size_t)(nstar + 1));
                 ratio = xmalloc(sizeof(double) * (size_t)(nstar + 1));
                 /* Scale of the stack against one raw frame: aperture photometry

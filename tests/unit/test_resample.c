@@ -56,7 +56,7 @@ CS_TEST(debayer_spans_match_full_rows)
         cs_debayer(raw, FW, FH, cfa, true, full, full + FW * FH, full + 2 * FW * FH);
         for (x = 0; x < 3 * FW * FH; x++)
                 part[x] = NAN;
-        cs__debayer_spans(raw, FW, FH, cfa, true, part, part + FW * FH, part + 2 * FW * FH, lo, hi);
+        cs__debayer_spans(raw, FW, FH, cfa, true, 0.0f, part, part + FW * FH, part + 2 * FW * FH, lo, hi);
         for (c = 0; c < 3; c++)
                 for (y = 0; y < FH; y++)
                         for (x = lo[y]; x < hi[y]; x++)

@@ -11,7 +11,7 @@
  *     refitted to a master star list averaged over all frames;
  *  5. row blocks sized from a memory budget, over threads: each frame's band of
  *     raw rows is read again, hot pixels mended in the mosaic, debayered
- *     (Malvar-He-Cutler), background-normalised and resampled (bicubic,
+ *     (directional, debayer.c), background-normalised and resampled (bicubic,
  *     coverage-masked) into the reference geometry, then combined (combine.h,
  *     frames weighted by 1 / (noise^2 FWHM^2));
  *  6. FITS float32 NAXIS3 = 3 (+ PNG thumbnail via png.h, JSON report).
@@ -38,11 +38,13 @@
  * absent) into cfa. Returns CS_OK or CS_EINVAL. */
 int cs_bayer_parse(const char *pattern, long xoff, long yoff, uint8_t ret_cfa[4], struct cs_err *err);
 
-/* Debayers a w x h mosaic (w, h >= 2) into three w x h float planes: bilinear,
- * plus (gradient = true) the gradient correction of Malvar, He and Cutler
- * (2004), a linear 5x5 filter that keeps stars markedly sharper at the same
- * cost. Both are exact on linear ramps. Edges are mirrored (parity-preserving).
- * Thread-safe. */
+/* Debayers a w x h mosaic (w, h >= 2) into three w x h float planes (values
+ * in ADU): bilinear, or (gradient = true) directional -- green interpolated
+ * along the direction a star's core or an edge varies least in (Hamilton and
+ * Adams' estimates blended by their gradients), red and blue from their
+ * differences to that green: markedly sharper stars in all three colours at
+ * about the cost of a 5x5 filter. Both are exact on linear ramps. Edges are
+ * mirrored (parity-preserving). Thread-safe. */
 void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
                 float *g, float *b);
 /* cs_debayer without the gradient correction. */
@@ -99,7 +101,7 @@ struct cs_stack_params {
         const char *reference;          /* file to register against (one of files), NULL = best */
         enum cs_stack_norm norm;
         bool hotpix;                    /* detect and mend hot pixels (true) */
-        bool debayer_gradient;          /* Malvar-He-Cutler instead of bilinear (true) */
+        bool debayer_gradient;          /* directional debayer instead of bilinear (true) */
         bool resample_bicubic;          /* bicubic (Mitchell-Netravali B 0.475, C 0.2625) instead of bilinear (true) */
         bool resample_separable;        /* bicubic in two sheared 1-D passes where the map allows (true) */
         bool weight_frames;             /* mean weighted by 1 / (noise^2 FWHM^2) (true) */

@@ -101,7 +101,7 @@ int cs_stack_write_fits(const struct cs_stack_result *r, const struct cs_stack_p
         fits_write_history(ff, buf, &status);
         snprintf(buf, sizeof buf, "hot pixels: %zu found across frames, mended in the raw mosaic", r->n_hot_pixels);
         fits_write_history(ff, buf, &status);
-        fits_write_history(ff, p->debayer_gradient ? "debayer: bilinear + Malvar-He-Cutler gradient correction" : "debayer: bilinear", &status);
+        fits_write_history(ff, p->debayer_gradient ? "debayer: directional green (Hamilton-Adams, gradient-weighted), colour-difference red and blue" : "debayer: bilinear", &status);
         snprintf(buf, sizeof buf, "registration: star triangles + weighted LSQ %s fit to %s",
                  p->match.model == CS_XFORM_AFFINE ? "affine" : "similarity", base_name(rf->file));
         fits_write_history(ff, buf, &status);

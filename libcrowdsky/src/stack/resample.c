@@ -180,6 +180,10 @@ static double bc_kernel(double x, double B, double C)
         return 0;
 }
 
+/* The Mitchell-Netravali parameters of both the table and the separable passes. */
+#define SEP_B 0.475
+#define SEP_C ((1.0 - SEP_B) / 2)
+
 static void cr_init(void)
 {
         int k;
@@ -189,8 +193,9 @@ static void cr_init(void)
          * (green noise ADU / FWHM px): Catmull-Rom (B 0) 12.75 / 3.35,
          * bilinear 11.07 / 3.48, B 0.5 10.67 / 3.49, B 0.475 10.77 / 3.49;
          * Siril 10.86 / 3.50. On the 100-frame set B 0.475 gives 5.86 / 3.465
-         * (Siril 6.00 / 3.470). */
-        const double B = 0.475, C = 0.2625;
+         * (Siril 6.00 / 3.470) with the Malvar-He-Cutler debayer of the time;
+         * with the directional debayer 5.84 / 3.466. */
+        const double B = SEP_B, C = SEP_C;
 
         for (k = 0; k <= CR_PHASES; k++) {
                 double t = (double)k / CR_PHASES;
@@ -417,10 +422,6 @@ static inline void bc_weights4(vf4 t, const double B, const double C, vf4 w[4])
         x = 2.0f - t;
         w[3] = ((b3 * x + b2) * x + b1) * x + b0;
 }
-
-/* Must match cr_init. */
-#define SEP_B 0.475
-#define SEP_C 0.2625
 
 #if defined(__x86_64__) || defined(__i386__)
 /* The two passes' vector loops on 8 floats, for CPUs with AVX2. */

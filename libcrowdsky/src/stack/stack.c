@@ -568,9 +568,10 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                         memset(vals, 0, 3 * plane * sizeof *vals);
                         continue;
                 }
-                /* two rows more on each side for the debayer's 5x5 filter */
-                blo = lo > 2 ? lo - 2 : 0;
-                bhi = hi + 2 < (long)rn->h ? hi + 2 : (long)rn->h;
+                /* three rows more on each side for the debayer (its green
+                 * looks 2 rows away, red and blue 1 row away from that) */
+                blo = lo > 3 ? lo - 3 : 0;
+                bhi = hi + 3 < (long)rn->h ? hi + 3 : (long)rn->h;
                 nrows = (size_t)(bhi - blo);
                 if (grow_band(t, nrows, w) < 0)
                         return cs_err_set(e, CS_ENOMEM, "out of memory for a band of %zu rows", nrows);
@@ -599,7 +600,8 @@ static int do_block(struct run *rn, struct tbuf *t, size_t b, double cpu[4], str
                 spans = rn->p->resample_bicubic && rn->p->resample_separable &&
                         cs__resample_sep_spans(&f->inv, w, blo, nrows, w, y0, rows, t->spans, t->spans + nrows,
                                                t->spans + 2 * nrows, t->spans + 3 * nrows);
-                cs__debayer_spans(t->band, w, nrows, cfa, rn->p->debayer_gradient, t->rgb, t->rgb + nrows * w,
+                cs__debayer_spans(t->band, w, nrows, cfa, rn->p->debayer_gradient,
+                                  (float)rn->res->frames[rn->used[u]].stats.noise[1], t->rgb, t->rgb + nrows * w,
                                   t->rgb + 2 * nrows * w, spans ? t->spans + 2 * nrows : NULL,
                                   spans ? t->spans + 3 * nrows : NULL);
                 cpu[1] += cs__thread_cpu() - t0;

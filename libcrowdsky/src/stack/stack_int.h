@@ -52,10 +52,13 @@ int cs__resample_sep_spans(const struct cs_xform *inv, size_t src_w, long src_y0
                            size_t y0, size_t rows, size_t *out_lo, size_t *out_hi, size_t *src_lo, size_t *src_hi);
 
 /* cs_debayer of only the columns [span_lo[y], span_hi[y]) of each row y (widened
- * to multiples of 4); the other columns of the outputs are left as they were.
- * NULL spans = whole rows. */
-void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
-                       float *g, float *b, const size_t *span_lo, const size_t *span_hi);
+ * to multiples of 4; green is also made a few columns around and in the rows
+ * next to them); other columns of the outputs may be left as they were. NULL
+ * spans = whole rows. noise: the mosaic's noise (ADU), the floor under the
+ * directional debayer's gradients. Each output row needs the input rows up
+ * to 3 above and below it. */
+void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float noise,
+                       float *r, float *g, float *b, const size_t *span_lo, const size_t *span_hi);
 
 /* Source row range [*lo, *hi) an output block needs (clamped to the frame, with margin). */
 void cs__resample_rows(const struct cs_xform *inv, size_t out_w, size_t y0, size_t rows,
