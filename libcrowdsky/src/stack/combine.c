@@ -302,15 +302,6 @@ CS_AVX2 static void cmpx_avx2(float *restrict x, float *restrict y)
         }
 }
 
-static int cpu_has_avx2(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2");
-#else
-        return 0;
-#endif
-}
 
 /* Runs a sorting network over a block of CHUNK pixels. */
 static void run_net(const struct net *nt, float *s, int use_avx2)
@@ -537,7 +528,7 @@ static void clip_large(const float *const *planes, const uint8_t *const *masks, 
         uint32_t cs[CHUNK], prev[CHUNK];
         float ref[CHUNK], lo[CHUNK], hi[CHUNK], s0[CHUNK], s1[CHUNK], s2[CHUNK], w0[CHUNK], w1[CHUNK];
         int done[CHUNK], active[CHUNK];
-        const int use_avx2 = cpu_has_avx2();
+        const int use_avx2 = cs__cpu_avx2();
 
         const size_t m = n < SUBSET ? n : SUBSET; /* all frames when there are few */
 
@@ -710,7 +701,7 @@ void cs_combine_sigma_clip(const float *const *planes, const uint8_t *const *mas
                 clip_large(planes, masks, n, npix, p, weights, out, out_kept);
                 return;
         }
-        use_avx2 = cpu_has_avx2();
+        use_avx2 = cs__cpu_avx2();
         if (n > 65535 || net_build(&nt, n) < 0 || !(s = aligned_alloc(64, (3 * n + 2) * CHUNK * sizeof *s))) {
                 /* cannot happen for sane n: fall back to the scalar path */
                 float *v = cs_xmalloc(n * sizeof *v);

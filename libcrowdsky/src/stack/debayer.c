@@ -56,25 +56,37 @@ int cs_bayer_parse(const char *pattern, long xoff, long yoff, uint8_t ret_cfa[4]
 typedef float vf4 __attribute__((vector_size(16)));
 typedef int32_t vi4 __attribute__((vector_size(16)));
 
-static inline vf4 ld4(const float *p)
-{
-        vf4 v;
+#define VN 4
+#define VF vf4
+#define VI vi4
+#define VS(n) n##_v4
+#define VATTR
+#include "debayer_vec.inc"
+#undef VN
+#undef VF
+#undef VI
+#undef VS
+#undef VATTR
 
-        memcpy(&v, p, sizeof v);
-        return v;
-}
+#if defined(__x86_64__) || defined(__i386__)
+typedef float vf8 __attribute__((vector_size(32)));
+typedef int32_t vi8 __attribute__((vector_size(32)));
 
-static inline void st4(float *p, vf4 v)
-{
-        memcpy(p, &v, sizeof v);
-}
-
-static inline vf4 vabs(vf4 v)
-{
-        const vi4 m = { 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff };
-
-        return (vf4)((vi4)v & m);
-}
+#define VN 8
+#define VF vf8
+#define VI vi8
+#define VS(n) n##_v8
+#define VATTR __attribute__((target("avx2")))
+#include "debayer_vec.inc"
+#undef VN
+#undef VF
+#undef VI
+#undef VS
+#undef VATTR
+#define HAVE_V8 1
+#else
+#define HAVE_V8 0
+#endif
 
 /* Mirror an index into [0, n) keeping its parity (x = -1 -> 1, n -> n - 2). */
 static inline size_t mirror(long i, size_t n)
@@ -99,12 +111,12 @@ static void row_helpers(const float *up, const float *row, const float *dn, size
 
         x = xa < 2 ? 2 : xa;
         for (; x + 2 + 4 <= w && x < xb; x += 4) {
-                vf4 l = ld4(row + x - 1), r = ld4(row + x + 1), u = ld4(up + x), d = ld4(dn + x);
+                vf4 l = ld_v4(row + x - 1), r = ld_v4(row + x + 1), u = ld_v4(up + x), d = ld_v4(dn + x);
 
-                st4(hz + x, 0.5f * (l + r));
-                st4(vt + x, 0.5f * (u + d));
-                st4(cross + x, 0.25f * (l + r + u + d));
-                st4(diag + x, 0.25f * (ld4(up + x - 1) + ld4(up + x + 1) + ld4(dn + x - 1) + ld4(dn + x + 1)));
+                st_v4(hz + x, 0.5f * (l + r));
+                st_v4(vt + x, 0.5f * (u + d));
+                st_v4(cross + x, 0.25f * (l + r + u + d));
+                st_v4(diag + x, 0.25f * (ld_v4(up + x - 1) + ld_v4(up + x + 1) + ld_v4(dn + x - 1) + ld_v4(dn + x + 1)));
         }
         for (; x + 2 < w && x < xb; x++) {
                 float l = row[x - 1], r = row[x + 1], u = up[x], d = dn[x];
@@ -157,29 +169,32 @@ static int cand_index(const uint8_t cfa[4], size_t y, int pl, size_t par)
         return pl == 1 ? 3 : 4;
 }
 
-/* Writes plane pl's columns [xa, xb) from two candidate rows by the parity
- * of x: e at even x, od at odd x. */
-static void select_parity(const float *e, const float *od, size_t xa, size_t xb, float *o)
+/* Writes plane pl's columns [xa, xb) (xa even) from two candidate rows by
+ * the parity of x: e at even x, od at odd x. */
+static void select_parity(const float *e, const float *od, size_t xa, size_t xb, float *o, bool v8)
 {
-        const vi4 even = { -1, 0, -1, 0 };
-        size_t x;
+        size_t x = xa;
 
-        for (x = xa; x + 4 <= xb; x += 4)
-                st4(o + x, (vf4)(((vi4)ld4(e + x) & even) | ((vi4)ld4(od + x) & ~even)));
+        (void)v8;
+#if HAVE_V8
+        if (v8)
+                x = select_run_v8(e, od, x, xb, o);
+#endif
+        x = select_run_v4(e, od, x, xb, o);
         for (; x < xb; x++)
                 o[x] = (x & 1 ? od : e)[x];
 }
 
 /* Bilinear, columns [xa, xb) of one row (any columns, mirrored at the edges). */
 static void row_bilinear(const float *up, const float *row, const float *dn, size_t w, size_t xa, size_t xb,
-                         float *tmp, float *const out[3], const uint8_t cfa[4], size_t y)
+                         float *tmp, float *const out[3], const uint8_t cfa[4], size_t y, bool v8)
 {
         const float *cand[5] = { row, tmp, tmp + w, tmp + 2 * w, tmp + 3 * w };
         int pl;
 
         row_helpers(up, row, dn, w, xa, xb, tmp, tmp + w, tmp + 2 * w, tmp + 3 * w);
         for (pl = 0; pl < 3; pl++)
-                select_parity(cand[cand_index(cfa, y, pl, 0)], cand[cand_index(cfa, y, pl, 1)], xa, xb, out[pl]);
+                select_parity(cand[cand_index(cfa, y, pl, 0)], cand[cand_index(cfa, y, pl, 1)], xa, xb, out[pl], v8);
 }
 
 /* ---- the directional debayer ----
@@ -198,21 +213,10 @@ static void row_bilinear(const float *up, const float *row, const float *dn, siz
  * 10.99); red 2.94 -> 2.63 and blue 2.60 -> 2.44 px at less noise; sim100
  * 3.468 / 5.861 -> 3.466 / 5.839. */
 
-/* Green estimates of 4 pixels from the rows y-2 .. y+2 at x (a vector). */
-static inline vf4 green_dir4(const float *u2, const float *up, const float *row, const float *dn,
-                             const float *d2, size_t x, float eps)
-{
-        vf4 c = ld4(row + x), l = ld4(row + x - 1), r = ld4(row + x + 1), u = ld4(up + x), d = ld4(dn + x);
-        vf4 lh = 2.0f * c - ld4(row + x - 2) - ld4(row + x + 2), lv = 2.0f * c - ld4(u2 + x) - ld4(d2 + x);
-        vf4 gh = 0.5f * (l + r) + 0.25f * lh, gv = 0.5f * (u + d) + 0.25f * lv;
-        vf4 dh = eps + vabs(l - r) + vabs(lh), dv = eps + vabs(u - d) + vabs(lv);
-        vf4 wh = dv * dv, wv = dh * dh;
-
-        return (wh * gh + wv * gv) / (wh + wv);
-}
-
-static inline float green_dir1(const float *u2, const float *up, const float *row, const float *dn,
-                               const float *d2, size_t x, size_t xl, size_t xr, size_t xl2, size_t xr2, float eps)
+/* The green estimate at x from the rows y-2 .. y+2 (xl .. xr2: the columns
+ * around x, mirrored at the edges); green_run_v* is the same in vectors. */
+static inline float green_dir(const float *u2, const float *up, const float *row, const float *dn,
+                              const float *d2, size_t x, size_t xl, size_t xr, size_t xl2, size_t xr2, float eps)
 {
         float c = row[x], l = row[xl], r = row[xr], u = up[x], d = dn[x];
         float lh = 2.0f * c - row[xl2] - row[xr2], lv = 2.0f * c - u2[x] - d2[x];
@@ -223,68 +227,67 @@ static inline float green_dir1(const float *u2, const float *up, const float *ro
         return (wh * gh + wv * gv) / (wh + wv);
 }
 
-/* Green of row y, columns [xa, xb) (multiples of 4 or w). */
+/* Green of row y, columns [xa, xb) (xa a multiple of 4): vectors where the
+ * 5x5 neighbourhood lies inside [0, lim + 4), mirrored scalars elsewhere. */
 static void row_green(const float *u2, const float *up, const float *row, const float *dn, const float *d2,
-                      size_t w, size_t xa, size_t xb, size_t lim, float eps, int gpar, float *g)
+                      size_t w, size_t xa, size_t xb, size_t lim, float eps, int gpar, float *g, bool v8)
 {
-        const vi4 even = { -1, 0, -1, 0 };
-        const vi4 keep = gpar == 0 ? even : ~even; /* lanes that are green pixels */
-        size_t x;
+        size_t x = xa;
 
-        for (x = xa; x < xb; x++) {
-                if (x >= 4 && x + 4 <= lim && x < xb) {
-                        for (; x + 4 <= lim && x + 4 <= xb; x += 4) {
-                                vf4 e = green_dir4(u2, up, row, dn, d2, x, eps);
+        while (x < xb) {
+                if (x >= 4 && (x & 3) == 0 && x + 4 <= lim && x + 4 <= xb) {
+                        size_t end = xb < lim ? xb : lim;
 
-                                st4(g + x, (vf4)(((vi4)ld4(row + x) & keep) | ((vi4)e & ~keep)));
-                        }
-                        if (x >= xb)
-                                break;
+#if HAVE_V8
+                        if (v8)
+                                x = green_run_v8(u2, up, row, dn, d2, x, end, eps, gpar, g);
+#endif
+                        x = green_run_v4(u2, up, row, dn, d2, x, end, eps, gpar, g);
+                        continue;
                 }
                 if ((int)(x & 1) == gpar)
                         g[x] = row[x];
                 else
-                        g[x] = green_dir1(u2, up, row, dn, d2, x, mirror((long)x - 1, w), mirror((long)x + 1, w),
-                                          mirror((long)x - 2, w), mirror((long)x + 2, w), eps);
+                        g[x] = green_dir(u2, up, row, dn, d2, x, mirror((long)x - 1, w), mirror((long)x + 1, w),
+                                         mirror((long)x - 2, w), mirror((long)x + 2, w), eps);
+                x++;
         }
 }
 
-/* Red and blue of row y, columns [xa, xb), from the colour differences
- * (raw - green) of the rows y-1 .. y+1 (green already done there). */
+/* Red and blue of row y, columns [xa, xb) (xa a multiple of 4), from the
+ * colour differences (raw - green) of the rows y-1 .. y+1 (green already
+ * done there). */
 static void row_chroma(const float *rup, const float *row, const float *rdn, const float *gup, const float *g,
                        const float *gdn, size_t w, size_t xa, size_t xb, size_t lim, const uint8_t cfa[4], size_t y,
-                       float *tmp, float *const out[3])
+                       float *tmp, float *const out[3], bool v8)
 {
         float *hp = tmp, *vp = tmp + w, *dg = tmp + 2 * w;
         const float *cand[4] = { row, hp, vp, dg };
-        size_t x;
+        size_t x = xa;
         int pl;
 
-        for (x = xa; x < xb; x++) {
-                if (x >= 4 && x + 4 <= lim) {
-                        for (; x + 4 <= lim && x + 4 <= xb; x += 4) {
-                                vf4 gc = ld4(g + x);
+        while (x < xb) {
+                size_t xl, xr;
+                float gc;
 
-                                st4(hp + x, gc + 0.5f * ((ld4(row + x - 1) - ld4(g + x - 1)) +
-                                                         (ld4(row + x + 1) - ld4(g + x + 1))));
-                                st4(vp + x, gc + 0.5f * ((ld4(rup + x) - ld4(gup + x)) + (ld4(rdn + x) - ld4(gdn + x))));
-                                st4(dg + x, gc + 0.25f * ((ld4(rup + x - 1) - ld4(gup + x - 1)) +
-                                                          (ld4(rup + x + 1) - ld4(gup + x + 1)) +
-                                                          (ld4(rdn + x - 1) - ld4(gdn + x - 1)) +
-                                                          (ld4(rdn + x + 1) - ld4(gdn + x + 1))));
-                        }
-                        if (x >= xb)
-                                break;
-                }
-                {
-                        size_t xl = mirror((long)x - 1, w), xr = mirror((long)x + 1, w);
-                        float gc = g[x];
+                if (x >= 4 && (x & 3) == 0 && x + 4 <= lim && x + 4 <= xb) {
+                        size_t end = xb < lim ? xb : lim;
 
-                        hp[x] = gc + 0.5f * ((row[xl] - g[xl]) + (row[xr] - g[xr]));
-                        vp[x] = gc + 0.5f * ((rup[x] - gup[x]) + (rdn[x] - gdn[x]));
-                        dg[x] = gc + 0.25f * ((rup[xl] - gup[xl]) + (rup[xr] - gup[xr]) + (rdn[xl] - gdn[xl]) +
-                                              (rdn[xr] - gdn[xr]));
+#if HAVE_V8
+                        if (v8)
+                                x = chroma_run_v8(rup, row, rdn, gup, g, gdn, x, end, hp, vp, dg);
+#endif
+                        x = chroma_run_v4(rup, row, rdn, gup, g, gdn, x, end, hp, vp, dg);
+                        continue;
                 }
+                xl = mirror((long)x - 1, w);
+                xr = mirror((long)x + 1, w);
+                gc = g[x];
+                hp[x] = gc + 0.5f * ((row[xl] - g[xl]) + (row[xr] - g[xr]));
+                vp[x] = gc + 0.5f * ((rup[x] - gup[x]) + (rdn[x] - gdn[x]));
+                dg[x] = gc + 0.25f * ((rup[xl] - gup[xl]) + (rup[xr] - gup[xr]) + (rdn[xl] - gdn[xl]) +
+                                      (rdn[xr] - gdn[xr]));
+                x++;
         }
         for (pl = 0; pl < 3; pl += 2) {
                 int idx[2];
@@ -295,7 +298,7 @@ static void row_chroma(const float *rup, const float *row, const float *rdn, con
 
                         idx[par] = own == pl ? 0 : own == 1 ? (pl == hcol ? 1 : 2) : 3;
                 }
-                select_parity(cand[idx[0]], cand[idx[1]], xa, xb, out[pl]);
+                select_parity(cand[idx[0]], cand[idx[1]], xa, xb, out[pl], v8);
         }
 }
 
@@ -319,6 +322,7 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
         /* interior vectors: 4 px in from the left, 4 px clear of the right edge */
         const size_t lim = w >= 8 ? (w - 4) & ~(size_t)3 : 0;
         const float eps = 1.0f + (noise > 0 ? noise : 0.0f);
+        const bool v8 = HAVE_V8 && cs__cpu_avx2();
         size_t y;
 
         if (!gradient || w < 3 || h < 3) {
@@ -329,7 +333,7 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
 
                         row_span(span_lo, span_hi, w, y, &xa, &xb);
                         if (xa < xb)
-                                row_bilinear(up, raw + y * w, dn, w, xa, xb, tmp, out, cfa, y);
+                                row_bilinear(up, raw + y * w, dn, w, xa, xb, tmp, out, cfa, y, v8);
                 }
                 free(tmp);
                 return;
@@ -354,7 +358,7 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
                 xb = xb + 4 < w ? xb + 4 : w;
                 row_green(raw + mirror((long)y - 2, h) * w, raw + mirror((long)y - 1, h) * w, raw + y * w,
                           raw + mirror((long)y + 1, h) * w, raw + mirror((long)y + 2, h) * w, w, xa, xb, lim, eps,
-                          cfa[(y & 1) * 2] == 1 ? 0 : 1, g + y * w);
+                          cfa[(y & 1) * 2] == 1 ? 0 : 1, g + y * w, v8);
         }
         for (y = 0; y < h; y++) {
                 size_t yu = mirror((long)y - 1, h), yd = mirror((long)y + 1, h), xa, xb;
@@ -363,7 +367,7 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
                 row_span(span_lo, span_hi, w, y, &xa, &xb);
                 if (xa < xb)
                         row_chroma(raw + yu * w, raw + y * w, raw + yd * w, g + yu * w, g + y * w, g + yd * w, w, xa,
-                                   xb, lim, cfa, y, tmp, out);
+                                   xb, lim, cfa, y, tmp, out, v8);
         }
         free(tmp);
 }

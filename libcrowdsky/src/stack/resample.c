@@ -284,11 +284,6 @@ __attribute__((target("avx2"))) static size_t row_bicubic_avx2(const float *cons
         return x;
 }
 
-static int have_avx2(void)
-{
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2");
-}
 #else
 static size_t row_bicubic_avx2(const float *const src[3], size_t src_w, float fax, float fay, float fbx,
                                float fby, int maxx, int maxy, size_t i0, size_t i1, const float add[3],
@@ -297,11 +292,6 @@ static size_t row_bicubic_avx2(const float *const src[3], size_t src_w, float fa
         (void)src, (void)src_w, (void)fax, (void)fay, (void)fbx, (void)fby, (void)maxx, (void)maxy, (void)i1;
         (void)add, (void)mul, (void)o;
         return i0;
-}
-
-static int have_avx2(void)
-{
-        return 0;
 }
 #endif
 
@@ -314,7 +304,7 @@ void cs__resample_bicubic3(const float *const src[3], size_t src_w, size_t frame
         /* the 4x4 support must lie in the frame and in the band we hold */
         const double ylo = fmax(1.0, (double)band_lo + 1), yhi = fmin((double)frame_h - 2, (double)band_hi - 2);
 
-        const int use_avx2 = have_avx2();
+        const int use_avx2 = cs__cpu_avx2();
 
         pthread_once(&cr_once, cr_init);
         for (yy = 0; yy < rows; yy++) {
@@ -592,7 +582,7 @@ int cs__resample_bicubic3_sep(const float *const src[3], size_t src_w, size_t fr
         const double ylo = fmax(1.0, (double)band_lo + 1), yhi = fmin((double)frame_h - 2, (double)band_hi - 2);
         double p, q, r;
         size_t v, yy, x, ch;
-        const int use_avx2 = have_avx2();
+        const int use_avx2 = cs__cpu_avx2();
 
         if (!sep_shear(inv, src_w, src_h, &p, &q, &r))
                 return 0;

@@ -14,6 +14,9 @@ float cs__select_f32(float *a, size_t n, size_t k);
 double cs__now(void);
 double cs__thread_cpu(void);
 
+/* Whether this CPU runs AVX2 (the engine's 8-wide loops; SSE2 otherwise). */
+bool cs__cpu_avx2(void);
+
 /* Bilinear resampling of one channel band into the reference geometry.
  *   src: band of rows [src_y0, src_y0 + src_h) of a frame src_w wide, frame
  *        height frame_h (samples outside the frame are not covered)
