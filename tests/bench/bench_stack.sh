@@ -107,11 +107,18 @@ simulate() {
         echo "$stamp" > "$dir/.stamp"
 }
 
+# warm FILE...: reads the frames once, so that both tools start from the page
+# cache (the first tool would otherwise pay the disk for both).
+warm() {
+        cat "$@" > /dev/null 2>&1 || true
+}
+
 # crowdsky_stack OUTDIR FILE...: stacks, sets CS_OK, WALL, RSS.
 crowdsky_stack() {
         local o=$1
         shift
         mkdir -p "$o"
+        warm "$@"
         rm -f "$o/stack.fits" "$o/stack.png" "$o/report.json"
         echo "crowdsky: stacking $# frames" >&2
         if run_timed "$o/time.txt" "$WORKER" stack --output "$o/stack.fits" \
@@ -127,6 +134,7 @@ crowdsky_stack() {
 siril_stack() {
         local o=$1 dir=$2
         mkdir -p "$o"
+        warm "$dir"/*.fit
         echo "siril: stacking $dir" >&2
         if run_timed "$o/time.txt" "$SIRIL_STACK" "$dir" "$o/stack" > "$o/stdout.txt" 2>&1 \
                 && [ -f "$o/stack.fit" ]; then
