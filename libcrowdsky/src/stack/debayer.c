@@ -204,23 +204,30 @@ static void row_bilinear(const float *up, const float *row, const float *dn, siz
  * pixel's own-colour second difference, exact on ramps), blended by the
  * squares of the gradients across them -- a star's core is interpolated
  * along the direction it varies least in, flat sky by both evenly: eps (the
- * frame's noise) keeps the weights from following noise. Then red and blue
- * from their colour differences to that green (R - G, B - G), which vary far
- * more slowly than the colours: at a green pixel the mean of the pair that
- * has the colour, at a red or blue pixel the mean of the four diagonals.
- * Measured (tests/bench, stack FWHM px / noise ADU, green): the real 32-frame
- * chunk 2.833 / 10.80 with Malvar-He-Cutler -> 2.759 / 11.06 (Siril 2.795 /
- * 10.99); red 2.94 -> 2.63 and blue 2.60 -> 2.44 px at less noise; sim100
- * 3.468 / 5.861 -> 3.466 / 5.839. */
+ * frame's noise) keeps the weights from following noise. The second
+ * differences are shrunk by L2 / (L2 + t2), L2 their sum of squares and t2
+ * its noise power (Wiener's factor): a star's curvature passes, the sky's
+ * noise does not. Then red and blue: the mean of their own neighbours (the
+ * pair at a green pixel, the four diagonals at a red or blue one) plus
+ * green's difference to its mean over the same pixels -- the colour
+ * difference (R - G, B - G) varies far more slowly than the colours --
+ * shrunk the same way against a quarter of the noise.
+ * Measured (tests/bench, stack FWHM px / noise ADU): the real 32-frame chunk,
+ * green 2.833 / 10.80 with Malvar-He-Cutler -> 2.738 / 10.70 (Siril 2.795 /
+ * 10.99), red 2.94 / 13.95 -> 2.73 / 12.51 (Siril 2.70 / 12.55), blue
+ * 2.60 / 19.24 -> 2.41 / 16.47 (Siril 2.44 / 15.51); sim100 green 3.468 /
+ * 5.861 -> 3.455 / 5.664 (Siril 3.470 / 5.997). */
 
 /* The green estimate at x from the rows y-2 .. y+2 (xl .. xr2: the columns
  * around x, mirrored at the edges); green_run_v* is the same in vectors. */
 static inline float green_dir(const float *u2, const float *up, const float *row, const float *dn,
-                              const float *d2, size_t x, size_t xl, size_t xr, size_t xl2, size_t xr2, float eps)
+                              const float *d2, size_t x, size_t xl, size_t xr, size_t xl2, size_t xr2, float eps,
+                              float t2)
 {
         float c = row[x], l = row[xl], r = row[xr], u = up[x], d = dn[x];
         float lh = 2.0f * c - row[xl2] - row[xr2], lv = 2.0f * c - u2[x] - d2[x];
-        float gh = 0.5f * (l + r) + 0.25f * lh, gv = 0.5f * (u + d) + 0.25f * lv;
+        float L2 = lh * lh + lv * lv, sl = L2 / (L2 + t2);
+        float gh = 0.5f * (l + r) + 0.25f * lh * sl, gv = 0.5f * (u + d) + 0.25f * lv * sl;
         float dh = eps + fabsf(l - r) + fabsf(lh), dv = eps + fabsf(u - d) + fabsf(lv);
         float wh = dv * dv, wv = dh * dh;
 
@@ -230,7 +237,8 @@ static inline float green_dir(const float *u2, const float *up, const float *row
 /* Green of row y, columns [xa, xb) (xa a multiple of 4): vectors where the
  * 5x5 neighbourhood lies inside [0, lim + 4), mirrored scalars elsewhere. */
 static void row_green(const float *u2, const float *up, const float *row, const float *dn, const float *d2,
-                      size_t w, size_t xa, size_t xb, size_t lim, float eps, int gpar, float *g, bool v8)
+                      size_t w, size_t xa, size_t xb, size_t lim, float eps, float t2, int gpar, float *g,
+                      bool v8)
 {
         size_t x = xa;
 
@@ -240,16 +248,16 @@ static void row_green(const float *u2, const float *up, const float *row, const 
 
 #if HAVE_V8
                         if (v8)
-                                x = green_run_v8(u2, up, row, dn, d2, x, end, eps, gpar, g);
+                                x = green_run_v8(u2, up, row, dn, d2, x, end, eps, t2, gpar, g);
 #endif
-                        x = green_run_v4(u2, up, row, dn, d2, x, end, eps, gpar, g);
+                        x = green_run_v4(u2, up, row, dn, d2, x, end, eps, t2, gpar, g);
                         continue;
                 }
                 if ((int)(x & 1) == gpar)
                         g[x] = row[x];
                 else
                         g[x] = green_dir(u2, up, row, dn, d2, x, mirror((long)x - 1, w), mirror((long)x + 1, w),
-                                         mirror((long)x - 2, w), mirror((long)x + 2, w), eps);
+                                         mirror((long)x - 2, w), mirror((long)x + 2, w), eps, t2);
                 x++;
         }
 }
@@ -259,7 +267,7 @@ static void row_green(const float *u2, const float *up, const float *row, const 
  * done there). */
 static void row_chroma(const float *rup, const float *row, const float *rdn, const float *gup, const float *g,
                        const float *gdn, size_t w, size_t xa, size_t xb, size_t lim, const uint8_t cfa[4], size_t y,
-                       float *tmp, float *const out[3], bool v8)
+                       float c2, float *tmp, float *const out[3], bool v8)
 {
         float *hp = tmp, *vp = tmp + w, *dg = tmp + 2 * w;
         const float *cand[4] = { row, hp, vp, dg };
@@ -275,18 +283,27 @@ static void row_chroma(const float *rup, const float *row, const float *rdn, con
 
 #if HAVE_V8
                         if (v8)
-                                x = chroma_run_v8(rup, row, rdn, gup, g, gdn, x, end, hp, vp, dg);
+                                x = chroma_run_v8(rup, row, rdn, gup, g, gdn, x, end, c2, hp, vp, dg);
 #endif
-                        x = chroma_run_v4(rup, row, rdn, gup, g, gdn, x, end, hp, vp, dg);
+                        x = chroma_run_v4(rup, row, rdn, gup, g, gdn, x, end, c2, hp, vp, dg);
                         continue;
                 }
                 xl = mirror((long)x - 1, w);
                 xr = mirror((long)x + 1, w);
                 gc = g[x];
-                hp[x] = gc + 0.5f * ((row[xl] - g[xl]) + (row[xr] - g[xr]));
-                vp[x] = gc + 0.5f * ((rup[x] - gup[x]) + (rdn[x] - gdn[x]));
-                dg[x] = gc + 0.25f * ((rup[xl] - gup[xl]) + (rup[xr] - gup[xr]) + (rdn[xl] - gdn[xl]) +
-                                      (rdn[xr] - gdn[xr]));
+                {
+                        float d, q;
+
+                        d = gc - 0.5f * (g[xl] + g[xr]);
+                        q = d * d;
+                        hp[x] = 0.5f * (row[xl] + row[xr]) + d * (q / (q + c2));
+                        d = gc - 0.5f * (gup[x] + gdn[x]);
+                        q = d * d;
+                        vp[x] = 0.5f * (rup[x] + rdn[x]) + d * (q / (q + c2));
+                        d = gc - 0.25f * (gup[xl] + gup[xr] + gdn[xl] + gdn[xr]);
+                        q = d * d;
+                        dg[x] = 0.25f * (rup[xl] + rup[xr] + rdn[xl] + rdn[xr]) + d * (q / (q + c2));
+                }
                 x++;
         }
         for (pl = 0; pl < 3; pl += 2) {
@@ -321,7 +338,11 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
         float *tmp = cs_xmalloc(4 * w * sizeof *tmp);
         /* interior vectors: 4 px in from the left, 4 px clear of the right edge */
         const size_t lim = w >= 8 ? (w - 4) & ~(size_t)3 : 0;
-        const float eps = 1.0f + (noise > 0 ? noise : 0.0f);
+        const float sig = noise > 0 ? noise : 0.0f;
+        /* the gradients' floor; the noise power of the two second differences
+         * (each 2c - a - b: 6 sigma^2); a quarter of the noise for the colour
+         * differences' detail (the floors keep 0 / 0 out of flat data) */
+        const float eps = 1.0f + sig, t2 = 12.0f * sig * sig + 1e-12f, c2 = 0.25f * sig * sig + 1e-12f;
         const bool v8 = HAVE_V8 && cs__cpu_avx2();
         size_t y;
 
@@ -358,7 +379,7 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
                 xb = xb + 4 < w ? xb + 4 : w;
                 row_green(raw + mirror((long)y - 2, h) * w, raw + mirror((long)y - 1, h) * w, raw + y * w,
                           raw + mirror((long)y + 1, h) * w, raw + mirror((long)y + 2, h) * w, w, xa, xb, lim, eps,
-                          cfa[(y & 1) * 2] == 1 ? 0 : 1, g + y * w, v8);
+                          t2, cfa[(y & 1) * 2] == 1 ? 0 : 1, g + y * w, v8);
         }
         for (y = 0; y < h; y++) {
                 size_t yu = mirror((long)y - 1, h), yd = mirror((long)y + 1, h), xa, xb;
@@ -367,7 +388,7 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
                 row_span(span_lo, span_hi, w, y, &xa, &xb);
                 if (xa < xb)
                         row_chroma(raw + yu * w, raw + y * w, raw + yd * w, g + yu * w, g + y * w, g + yd * w, w, xa,
-                                   xb, lim, cfa, y, tmp, out, v8);
+                                   xb, lim, cfa, y, c2, tmp, out, v8);
         }
         free(tmp);
 }
