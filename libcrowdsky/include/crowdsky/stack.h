@@ -102,7 +102,7 @@ struct cs_stack_params {
         enum cs_stack_norm norm;
         bool hotpix;                    /* detect and mend hot pixels (true) */
         bool debayer_gradient;          /* directional debayer instead of bilinear (true) */
-        bool resample_bicubic;          /* bicubic (Mitchell-Netravali B 0.475, C 0.2625) instead of bilinear (true) */
+        bool resample_bicubic;          /* bicubic (Mitchell-Netravali B 0.42, C 0.29) instead of bilinear (true) */
         bool resample_separable;        /* bicubic in two sheared 1-D passes where the map allows (true) */
         bool weight_frames;             /* mean weighted by 1 / (noise^2 FWHM^2) (true) */
         double hotpix_kappa;            /* (6) */

@@ -105,7 +105,7 @@ int cs_stack_write_fits(const struct cs_stack_result *r, const struct cs_stack_p
         snprintf(buf, sizeof buf, "registration: star triangles + weighted LSQ %s fit to %s",
                  p->match.model == CS_XFORM_AFFINE ? "affine" : "similarity", base_name(rf->file));
         fits_write_history(ff, buf, &status);
-        fits_write_history(ff, p->resample_bicubic ? "resampling: bicubic (Mitchell-Netravali B=0.475 C=0.2625), coverage-masked"
+        fits_write_history(ff, p->resample_bicubic ? "resampling: bicubic (Mitchell-Netravali B=0.42 C=0.29), coverage-masked"
                                                    : "resampling: bilinear, coverage-masked", &status);
         snprintf(buf, sizeof buf, "normalisation: %s",
                  p->norm == CS_NORM_NONE ? "none" : p->norm == CS_NORM_ADDSCALE ? "additive + scale" : "additive");

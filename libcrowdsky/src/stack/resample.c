@@ -181,20 +181,22 @@ static double bc_kernel(double x, double B, double C)
 }
 
 /* The Mitchell-Netravali parameters of both the table and the separable passes. */
-#define SEP_B 0.475
+#define SEP_B 0.42
 #define SEP_C ((1.0 - SEP_B) / 2)
 
 static void cr_init(void)
 {
         int k;
-        /* B + 2C = 1 (the family's best against ringing), B = 0.475: a touch of
-         * smoothing against the noise the gradient-corrected debayer adds.
-         * Scored by tests/bench/score on the bench's 30-frame simulated set
-         * (green noise ADU / FWHM px): Catmull-Rom (B 0) 12.75 / 3.35,
-         * bilinear 11.07 / 3.48, B 0.5 10.67 / 3.49, B 0.475 10.77 / 3.49;
-         * Siril 10.86 / 3.50. On the 100-frame set B 0.475 gives 5.86 / 3.465
-         * (Siril 6.00 / 3.470) with the Malvar-He-Cutler debayer of the time;
-         * with the directional debayer 5.84 / 3.466. */
+        /* B + 2C = 1 (the family's best against ringing), B = 0.42: a touch of
+         * smoothing against the noise the debayer leaves. Scored by
+         * tests/bench/score (green noise ADU / FWHM px), with the
+         * Malvar-He-Cutler debayer of the time on the 30-frame simulated set:
+         * Catmull-Rom (B 0) 12.75 / 3.35, bilinear 11.07 / 3.48, B 0.5
+         * 10.67 / 3.49, B 0.475 10.77 / 3.49 (Siril 10.86 / 3.50). With the
+         * directional debayer, B 0.475 -> 0.42: sim100 5.66 / 3.455 -> 5.77 /
+         * 3.438 (Siril 6.00 / 3.470), the real 32-frame chunk 10.70 / 2.738 ->
+         * 10.88 / 2.722 (Siril 10.99 / 2.795): the thinnest margin over Siril
+         * (sim100's FWHM) from 0.4 to 0.9 %. */
         const double B = SEP_B, C = SEP_C;
 
         for (k = 0; k <= CR_PHASES; k++) {
