@@ -47,7 +47,7 @@ int cs_bayer_parse(const char *pattern, long xoff, long yoff, uint8_t ret_cfa[4]
  * mirrored (parity-preserving). Thread-safe. */
 void cs_debayer(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float *r,
                 float *g, float *b);
-/* cs_debayer without the gradient correction. */
+/* cs_debayer, bilinear (gradient = false). */
 void cs_debayer_bilinear(const float *raw, size_t w, size_t h, const uint8_t cfa[4], float *r,
                          float *g, float *b);
 
