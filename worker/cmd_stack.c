@@ -37,7 +37,9 @@ static void usage(FILE *f)
                 "  --iterations N         clipping iterations, stops earlier when stable (default 10)\n"
                 "  --threads N            threads (default: all CPUs)\n"
                 "  --reference FILE       register against this frame (default: the best)\n"
-                "  --affine               fit affine transforms instead of similarities\n"
+                "  --affine               fit affine transforms to every frame\n"
+                "  --similarity           fit similarities to every frame (default: a similarity,\n"
+                "                         affine where an F-test on the star pairs prefers it)\n"
                 "  --norm none|add|addscale  background normalisation (default add)\n"
                 "  --no-hot-pixels        do not detect and mend hot pixels\n"
                 "  --keep-location        keep SITELAT/SITELONG (default: scrubbed)\n"
@@ -139,6 +141,8 @@ int cmd_stack(int argc, char **argv)
                         i++;
                 } else if (!strcmp(a, "--affine")) {
                         p.match.model = CS_XFORM_AFFINE;
+                } else if (!strcmp(a, "--similarity")) {
+                        p.match.model = CS_XFORM_SIMILARITY;
                 } else if (!strcmp(a, "--no-hot-pixels")) {
                         p.hotpix = false;
                 } else if (!strcmp(a, "--keep-location")) {

@@ -211,4 +211,47 @@ CS_TEST(unrelated_fields_refused)
         free(src);
 }
 
+/* The default model: a similarity, unless the pairs show an affine squeeze
+ * (differential refraction: 0.2 % on one axis is 2 px across the frame). */
+CS_TEST(affine_only_where_the_pairs_ask)
+{
+        struct cs_star *ref, *src;
+        size_t nr, ns, seed, naff_sim = 0;
+        struct cs_match_params p;
+        struct cs_match_result res;
+        struct cs_xform sq = similarity(1.5, 1.0, 40, -25, false);
+
+        cs_match_params_default(&p);
+        CS_ASSERT_EQ(p.model, CS_XFORM_AUTO);
+        /* squeeze y by 0.2 % after the rotation */
+        sq.m[3] *= 0.998;
+        sq.m[4] *= 0.998;
+        sq.m[5] *= 0.998;
+        make_pair(150, 1080, 1920, &sq, 0.05, 0, 0, 31, &ref, &nr, &src, &ns);
+        CS_ASSERT_OK(cs_align_match(src, ns, ref, nr, &p, &res, NULL));
+        CS_ASSERT(res.affine);
+        CS_ASSERT(res.rms_px < 0.1);
+        free(ref);
+        free(src);
+        /* true similarities: the test at p = 1e-9 keeps them similarities */
+        for (seed = 0; seed < 10; seed++) {
+                struct cs_xform t = similarity(-2.0 + 0.4 * (double)seed, 1.0, 12, 30, false);
+
+                make_pair(150, 1080, 1920, &t, 0.05, 0, 0, 50 + (unsigned)seed, &ref, &nr, &src, &ns);
+                CS_ASSERT_OK(cs_align_match(src, ns, ref, nr, &p, &res, NULL));
+                naff_sim += res.affine;
+                free(ref);
+                free(src);
+        }
+        CS_ASSERT_EQ(naff_sim, 0);
+        /* forced similarity: the squeeze is left in the residuals */
+        p.model = CS_XFORM_SIMILARITY;
+        make_pair(150, 1080, 1920, &sq, 0.05, 0, 0, 31, &ref, &nr, &src, &ns);
+        CS_ASSERT_OK(cs_align_match(src, ns, ref, nr, &p, &res, NULL));
+        CS_ASSERT(!res.affine);
+        CS_ASSERT(res.rms_px > 0.3);
+        free(ref);
+        free(src);
+}
+
 CS_TEST_MAIN()

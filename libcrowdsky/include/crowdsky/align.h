@@ -66,6 +66,10 @@ struct cs_xform {
 enum cs_xform_model {
         CS_XFORM_SIMILARITY = 0, /* rotation + uniform scale + shift (+ a mirror if the data ask for it) */
         CS_XFORM_AFFINE = 1,
+        /* cs_match_params only: a similarity, or an affine map where the star
+         * pairs demand it (an F-test on the weighted residuals at p = 1e-9:
+         * differential refraction low in the sky squeezes one axis) */
+        CS_XFORM_AUTO = 2,
 };
 
 void cs_xform_identity(struct cs_xform *t);
@@ -97,7 +101,7 @@ struct cs_match_params {
         size_t min_matches;     /* fewest matched stars for a registration (5; and at least
                                  * 15 % of the sparser star list) */
         double max_rms;         /* px, largest RMS residual of an accepted fit (1.0) */
-        enum cs_xform_model model; /* of the final fit (similarity) */
+        enum cs_xform_model model; /* of the final fit (auto) */
         bool allow_mirror;      /* also try mirrored solutions (true) */
 };
 
@@ -109,6 +113,7 @@ struct cs_match_result {
         size_t n_matched;       /* star pairs in the final fit */
         double rotation_deg, scale;
         bool mirror;
+        bool affine;            /* the final fit is affine (else a similarity) */
 };
 
 /* Registers the star list src against ref (both sorted brightest first):

@@ -102,8 +102,20 @@ int cs_stack_write_fits(const struct cs_stack_result *r, const struct cs_stack_p
         snprintf(buf, sizeof buf, "hot pixels: %zu found across frames, mended in the raw mosaic", r->n_hot_pixels);
         fits_write_history(ff, buf, &status);
         fits_write_history(ff, p->debayer_gradient ? "debayer: directional green (Hamilton-Adams, gradient-weighted), colour-difference red and blue" : "debayer: bilinear", &status);
-        snprintf(buf, sizeof buf, "registration: star triangles + weighted LSQ %s fit to %s",
-                 p->match.model == CS_XFORM_AFFINE ? "affine" : "similarity", base_name(rf->file));
+        {
+                size_t naff = 0;
+
+                for (i = 0; i < r->n; i++)
+                        naff += r->frames[i].used && r->frames[i].reg.affine;
+                if (p->match.model == CS_XFORM_AUTO)
+                        snprintf(buf, sizeof buf,
+                                 "registration: star triangles + weighted LSQ similarity fit (affine where an "
+                                 "F-test prefers it: %zu frames) to %s",
+                                 naff, base_name(rf->file));
+                else
+                        snprintf(buf, sizeof buf, "registration: star triangles + weighted LSQ %s fit to %s",
+                                 p->match.model == CS_XFORM_AFFINE ? "affine" : "similarity", base_name(rf->file));
+        }
         fits_write_history(ff, buf, &status);
         fits_write_history(ff, p->resample_bicubic ? "resampling: bicubic (Mitchell-Netravali B=0.42 C=0.29), coverage-masked"
                                                    : "resampling: bilinear, coverage-masked", &status);
@@ -202,6 +214,7 @@ char *cs_stack_report_json(const struct cs_stack_result *r)
                         cJSON_AddNumberToObject(o, "rotation_deg", f->reg.rotation_deg);
                         cJSON_AddNumberToObject(o, "scale", f->reg.scale);
                         cJSON_AddBoolToObject(o, "mirrored", f->reg.mirror);
+                        cJSON_AddStringToObject(o, "model", f->reg.affine ? "affine" : "similarity");
                         cJSON_AddNumberToObject(o, "rms_px", round_to(f->reg.rms_px, 1e-5));
                         cJSON_AddNumberToObject(o, "matched_stars", (double)f->reg.n_matched);
                 } else {

@@ -234,6 +234,7 @@ static void *align_thread(void *arg)
                         sf->reg.rotation_deg = 0;
                         sf->reg.scale = 1;
                         sf->reg.mirror = false;
+                        sf->reg.affine = false;
                         sf->registered = true;
                 } else {
                         r = cs_align_match(rn->fr[k].stars, rn->fr[k].nstars, rn->fr[ref].stars,
