@@ -264,58 +264,45 @@ static void row_green(const float *u2, const float *up, const float *row, const 
 
 /* Red and blue of row y, columns [xa, xb) (xa a multiple of 4), from the
  * colour differences (raw - green) of the rows y-1 .. y+1 (green already
- * done there). */
+ * done there): each pixel takes, by its parity, one of four candidates --
+ * its own value, the horizontal pair's, the vertical pair's or the
+ * diagonals' (sel[plane][parity], plane 0 red, 1 blue). */
 static void row_chroma(const float *rup, const float *row, const float *rdn, const float *gup, const float *g,
-                       const float *gdn, size_t w, size_t xa, size_t xb, size_t lim, const uint8_t cfa[4], size_t y,
-                       float c2, float *tmp, float *const out[3], bool v8)
+                       const float *gdn, size_t w, size_t xa, size_t xb, size_t lim, const int sel[2][2], float c2,
+                       float *ro, float *bo, bool v8)
 {
-        float *hp = tmp, *vp = tmp + w, *dg = tmp + 2 * w;
-        const float *cand[4] = { row, hp, vp, dg };
         size_t x = xa;
-        int pl;
 
         while (x < xb) {
                 size_t xl, xr;
-                float gc;
+                float gc, d, q, cand[4];
 
                 if (x >= 4 && (x & 3) == 0 && x + 4 <= lim && x + 4 <= xb) {
                         size_t end = xb < lim ? xb : lim;
 
 #if HAVE_V8
                         if (v8)
-                                x = chroma_run_v8(rup, row, rdn, gup, g, gdn, x, end, c2, hp, vp, dg);
+                                x = chroma_run_v8(rup, row, rdn, gup, g, gdn, x, end, c2, sel, ro, bo);
 #endif
-                        x = chroma_run_v4(rup, row, rdn, gup, g, gdn, x, end, c2, hp, vp, dg);
+                        x = chroma_run_v4(rup, row, rdn, gup, g, gdn, x, end, c2, sel, ro, bo);
                         continue;
                 }
                 xl = mirror((long)x - 1, w);
                 xr = mirror((long)x + 1, w);
                 gc = g[x];
-                {
-                        float d, q;
-
-                        d = gc - 0.5f * (g[xl] + g[xr]);
-                        q = d * d;
-                        hp[x] = 0.5f * (row[xl] + row[xr]) + d * (q / (q + c2));
-                        d = gc - 0.5f * (gup[x] + gdn[x]);
-                        q = d * d;
-                        vp[x] = 0.5f * (rup[x] + rdn[x]) + d * (q / (q + c2));
-                        d = gc - 0.25f * (gup[xl] + gup[xr] + gdn[xl] + gdn[xr]);
-                        q = d * d;
-                        dg[x] = 0.25f * (rup[xl] + rup[xr] + rdn[xl] + rdn[xr]) + d * (q / (q + c2));
-                }
+                cand[0] = row[x];
+                d = gc - 0.5f * (g[xl] + g[xr]);
+                q = d * d;
+                cand[1] = 0.5f * (row[xl] + row[xr]) + d * (q / (q + c2));
+                d = gc - 0.5f * (gup[x] + gdn[x]);
+                q = d * d;
+                cand[2] = 0.5f * (rup[x] + rdn[x]) + d * (q / (q + c2));
+                d = gc - 0.25f * (gup[xl] + gup[xr] + gdn[xl] + gdn[xr]);
+                q = d * d;
+                cand[3] = 0.25f * (rup[xl] + rup[xr] + rdn[xl] + rdn[xr]) + d * (q / (q + c2));
+                ro[x] = cand[sel[0][x & 1]];
+                bo[x] = cand[sel[1][x & 1]];
                 x++;
-        }
-        for (pl = 0; pl < 3; pl += 2) {
-                int idx[2];
-                size_t par;
-
-                for (par = 0; par < 2; par++) {
-                        int own = cfa[(y & 1) * 2 + par], hcol = cfa[(y & 1) * 2 + (par ^ 1)];
-
-                        idx[par] = own == pl ? 0 : own == 1 ? (pl == hcol ? 1 : 2) : 3;
-                }
-                select_parity(cand[idx[0]], cand[idx[1]], xa, xb, out[pl], v8);
         }
 }
 
@@ -335,7 +322,6 @@ static void row_span(const size_t *span_lo, const size_t *span_hi, size_t w, siz
 void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4], bool gradient, float noise,
                        float *r, float *g, float *b, const size_t *span_lo, const size_t *span_hi)
 {
-        float *tmp = cs_xmalloc(4 * w * sizeof *tmp);
         /* interior vectors: 4 px in from the left, 4 px clear of the right edge */
         const size_t lim = w >= 8 ? (w - 4) & ~(size_t)3 : 0;
         const float sig = noise > 0 ? noise : 0.0f;
@@ -347,6 +333,8 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
         size_t y;
 
         if (!gradient || w < 3 || h < 3) {
+                float *tmp = cs_xmalloc(4 * w * sizeof *tmp);
+
                 for (y = 0; y < h; y++) {
                         const float *up = raw + mirror((long)y - 1, h) * w, *dn = raw + mirror((long)y + 1, h) * w;
                         float *const out[3] = { r + y * w, g + y * w, b + y * w };
@@ -385,10 +373,22 @@ void cs__debayer_spans(const float *raw, size_t w, size_t h, const uint8_t cfa[4
                 size_t yu = mirror((long)y - 1, h), yd = mirror((long)y + 1, h), xa, xb;
                 float *const out[3] = { r + y * w, g + y * w, b + y * w };
 
+                int sel[2][2];
+                size_t par;
+
                 row_span(span_lo, span_hi, w, y, &xa, &xb);
-                if (xa < xb)
-                        row_chroma(raw + yu * w, raw + y * w, raw + yd * w, g + yu * w, g + y * w, g + yd * w, w, xa,
-                                   xb, lim, cfa, y, c2, tmp, out, v8);
+                if (xa >= xb)
+                        continue;
+                for (par = 0; par < 2; par++) {
+                        int own = cfa[(y & 1) * 2 + par], hcol = cfa[(y & 1) * 2 + (par ^ 1)], k;
+
+                        for (k = 0; k < 2; k++) {
+                                int pl = 2 * k; /* red, blue */
+
+                                sel[k][par] = own == pl ? 0 : own == 1 ? (pl == hcol ? 1 : 2) : 3;
+                        }
+                }
+                row_chroma(raw + yu * w, raw + y * w, raw + yd * w, g + yu * w, g + y * w, g + yd * w, w, xa, xb,
+                           lim, (const int(*)[2])sel, c2, out[0], out[2], v8);
         }
-        free(tmp);
 }
