@@ -53,6 +53,12 @@
 
 /* ---- process and thread state ---- */
 
+/* Log-in throttle: this many failures per account and per address within the
+ * window answer 429 -- counted in this process's memory and, for attempts
+ * that would verify a password, in the database that every process shares. */
+#define CS_LOGIN_MAX_FAILURES 10
+#define CS_LOGIN_WINDOW_SECONDS (15 * 60)
+
 struct cs_app {
         struct cs_config cfg;
         struct cs_throttle *throttle;    /* login + Basic failures, per account and address */

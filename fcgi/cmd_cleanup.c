@@ -11,7 +11,7 @@
  * one summary line on stdout:
  *   cleanup: sessions_removed=N files_removed=N bytes_freed=N orphans=N
  *   jobs_returned=N jobs_failed=N raws_removed=N young_kept=N missing=N
- *   unconfirmed=N foreign=N logins_purged=N dry_run=0|1 seconds=S
+ *   unconfirmed=N foreign=N logins_purged=N attempts_purged=N dry_run=0|1 seconds=S
  * Exit 0 on success, 1 on a failure (one-line reason on stderr), 2 on usage. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,10 +151,10 @@ int cmd_cleanup(int argc, char **argv)
         r = cs_cleanup_run(db, &cfg, &opts, &st, &err);
         printf("cleanup: sessions_removed=%d files_removed=%lld bytes_freed=%lld orphans=%d jobs_returned=%d "
                "jobs_failed=%d raws_removed=%d young_kept=%d missing=%d unconfirmed=%d foreign=%d "
-               "logins_purged=%d dry_run=%d seconds=%.3f\n",
+               "logins_purged=%d attempts_purged=%d dry_run=%d seconds=%.3f\n",
                st.sessions_removed, (long long)st.files_removed, (long long)st.bytes_freed, st.orphans,
                st.jobs_returned, st.jobs_failed, st.raws_removed, st.young_kept, st.missing, st.unconfirmed,
-               st.foreign, st.logins_purged, c.dry_run ? 1 : 0, st.seconds);
+               st.foreign, st.logins_purged, st.attempts_purged, c.dry_run ? 1 : 0, st.seconds);
         fflush(stdout);
         if (r < 0) {
                 fprintf(stderr, "crowdsky-fcgi cleanup: %s\n", err.msg);

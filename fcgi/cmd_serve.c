@@ -10,8 +10,6 @@
 #include "crowdsky/log.h"
 #include "crowdsky/rand.h"
 
-#define LOGIN_MAX_FAILURES 10
-#define LOGIN_WINDOW_SECONDS (15 * 60)
 #define THROTTLE_MAX_KEYS 100000
 #define CREDCACHE_ENTRIES 4096
 #define CREDCACHE_TTL_SECONDS 120
@@ -91,7 +89,7 @@ int cmd_serve(int argc, char **argv)
         app.nthreads = app.cfg.fcgi_threads;
         pthread_mutex_init(&app.quota_lock, NULL);
         app.started_at = cs_now();
-        app.throttle = cs_throttle_new(LOGIN_MAX_FAILURES, LOGIN_WINDOW_SECONDS, THROTTLE_MAX_KEYS);
+        app.throttle = cs_throttle_new(CS_LOGIN_MAX_FAILURES, CS_LOGIN_WINDOW_SECONDS, THROTTLE_MAX_KEYS);
         app.credcache = cs_credcache_new(CREDCACHE_ENTRIES, CREDCACHE_TTL_SECONDS);
         app.sesscache = cs_sesscache_new(SESSCACHE_ENTRIES, SESSCACHE_TTL_SECONDS);
         if (cs_routes_check(&err) < 0) {

@@ -72,7 +72,11 @@ static const struct cs_route *find_route(struct cs_req *req, unsigned *ret_allow
 
 /* ---- authentication ---- */
 
-static bool throttled(struct cs_req *req, const char *user)
+/* The in-memory throttle of this process (cheap: asked on every Basic
+ * request) and, with shared, the database's count over every process (asked
+ * before a password is verified, which costs far more). A database that
+ * does not answer leaves the decision to the memory (logged). */
+static bool throttled(struct cs_req *req, const char *user, bool shared)
 {
         char key[CS_USERNAME_MAX + 64];
         int retry = 0, r2 = 0;
@@ -89,6 +93,19 @@ static bool throttled(struct cs_req *req, const char *user)
                 if (r2 > retry)
                         retry = r2;
         }
+        if (!blocked && shared) {
+                struct cs_db *db = cs_req_db(req);
+                struct cs_err err = CS_ERR_INIT;
+                int r = db ? cs_login_failures(db, user, req->client_addr, CS_LOGIN_WINDOW_SECONDS,
+                                               CS_LOGIN_MAX_FAILURES, &retry, &err)
+                           : CS_EDB;
+
+                if (r == 1)
+                        blocked = true;
+                else if (r < 0)
+                        cs_log_warn("req=%s log-in throttle: the database's count is unavailable: %s", req->id,
+                                    db ? err.msg : "no connection");
+        }
         if (blocked) {
                 cs_reply_header(req, "Retry-After", "%d", retry > 0 ? retry : 1);
                 cs_log_warn("req=%s throttled user='%s' addr=%s", req->id,
@@ -102,6 +119,8 @@ void cs_auth_note_failure(struct cs_req *req, const char *user)
 {
         char key[CS_USERNAME_MAX + 64];
         int64_t now = cs_now();
+        struct cs_db *db = cs_req_db(req);
+        struct cs_err err = CS_ERR_INIT;
 
         snprintf(key, sizeof key, "user:%s", user);
         for (char *p = key; *p; p++)
@@ -109,11 +128,14 @@ void cs_auth_note_failure(struct cs_req *req, const char *user)
         cs_throttle_fail(req->app->throttle, key, now);
         snprintf(key, sizeof key, "addr:%s", req->client_addr);
         cs_throttle_fail(req->app->throttle, key, now);
+        if (!db || cs_login_failure_record(db, user, req->client_addr, &err) < 0)
+                cs_log_warn("req=%s log-in throttle: failure not recorded in the database: %s", req->id,
+                            db ? err.msg : "no connection");
 }
 
 bool cs_auth_is_throttled(struct cs_req *req, const char *user)
 {
-        return throttled(req, user);
+        return throttled(req, user, true);
 }
 
 static int auth_session(struct cs_req *req, bool required)
@@ -170,7 +192,7 @@ static int auth_basic(struct cs_req *req)
                 cs_reply_error(req, 401, "authentication required (HTTP Basic: username and password or API token)");
                 return CS_EAUTH;
         }
-        if (throttled(req, user)) {
+        if (throttled(req, user, false)) {
                 cs_reply_error(req, 429, "too many failed log-in attempts; try again later");
                 r = CS_ERATELIMIT;
                 goto out;
@@ -205,6 +227,13 @@ static int auth_basic(struct cs_req *req)
                 cs_auth_sha256_hex(u.password_hash, strlen(u.password_hash), stamp);
                 cs_credcache_key(req->app->cfg.site_secret, u.name, secret, key);
                 if (!cs_credcache_check(req->app->credcache, key, u.id, stamp, now)) {
+                        /* a password to verify: the count of every process first
+                         * (API tokens are 256-bit random: nothing to guess) */
+                        if (throttled(req, user, true)) {
+                                cs_reply_error(req, 429, "too many failed log-in attempts; try again later");
+                                r = CS_ERATELIMIT;
+                                goto out;
+                        }
                         r = cs_auth_password_verify(u.password_hash, secret, strlen(secret), &err);
                         if (r < 0)
                                 goto fail;

@@ -315,6 +315,18 @@ try:
     os.unlink(os.path.join(buffer_dir, raw(tok_b, ids_b[0])))
     st = cleanup()
     expect(st, missing=1, files_removed=0)
+    # failed log-ins (the shared throttle's rows): kept a day, then purged
+    sql("INSERT INTO login_attempts (username, ip, success, attempted_at) VALUES "
+        "('alice', '10.1.1.1', 0, UTC_TIMESTAMP(6) - INTERVAL 2 DAY), "
+        "('bob', '10.1.1.2', 0, UTC_TIMESTAMP(6) - INTERVAL 1 HOUR)")
+    st = cleanup(dry=True)
+    expect(st, attempts_purged=1)
+    check(sql1("SELECT COUNT(*) FROM login_attempts WHERE ip LIKE '10.1.1.%'") == "2",
+          "a dry run deletes no failed log-in")
+    st = cleanup()
+    expect(st, attempts_purged=1)
+    check(sql1("SELECT GROUP_CONCAT(username) FROM login_attempts WHERE ip LIKE '10.1.1.%'") == "bob",
+          "the failed log-in of two days ago is gone, the one of an hour ago stays")
     rc, out, err = fcgi_cmd("cleanup", "--bogus")
     check(rc == 2 and "unknown argument" in err, "a bad argument: exit 2 with a reason")
 finally:

@@ -84,6 +84,20 @@ bool cs_throttle_blocked(struct cs_throttle *t, const char *key, int64_t now, in
 void cs_throttle_fail(struct cs_throttle *t, const char *key, int64_t now);
 void cs_throttle_clear(struct cs_throttle *t, const char *key);
 
+/* ---- throttling (in the database, shared by every process) ---- */
+
+/* The failed log-ins of table login_attempts within the last window_seconds:
+ * 1 if the account `user` or the address `addr` has max_failures or more of
+ * them (then *ret_retry_after, may be NULL, = seconds until the oldest
+ * leaves the window, >= 1), 0 if neither has, or CS_EDB. The in-memory
+ * throttle above answers for one process; this one for all the processes
+ * that share the database (several app containers behind one nginx). */
+int cs_login_failures(struct cs_db *db, const char *user, const char *addr, int window_seconds,
+                      unsigned max_failures, int *ret_retry_after, struct cs_err *err);
+/* Records one failed log-in of `user` (NULL or a name no account can have:
+ * stored as NULL, the address still counts) from `addr`. */
+int cs_login_failure_record(struct cs_db *db, const char *user, const char *addr, struct cs_err *err);
+
 /* ---- verified-credential cache (Basic auth) ---- */
 
 /* Remembers, for ttl_seconds, that HMAC(site_secret, "user:secret") was

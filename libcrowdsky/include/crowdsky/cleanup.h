@@ -22,7 +22,8 @@
  *      buffer_dir with names CrowdSky never writes are reported as foreign
  *      and left alone, so a buffer_dir pointed at the wrong folder loses
  *      nothing;
- *   7. expired log-in sessions are purged.
+ *   7. expired log-in sessions are purged, and failed log-ins (the shared
+ *      throttle's table) older than CS_CLEANUP_ATTEMPTS_KEEP.
  * A raw file of a pending or processing job is never removed by any step:
  * every removal is of a row of a finished/abandoned owner (checked inside the
  * deleting transaction) or of a file that no row knows.
@@ -44,6 +45,7 @@
 struct cs_db;
 
 #define CS_CLEANUP_MIN_FILE_AGE 600 /* seconds: younger files may be uploads in flight */
+#define CS_CLEANUP_ATTEMPTS_KEEP 86400 /* seconds of failed log-ins kept (the throttle needs 900) */
 
 /* Answers whether the stack stored at webdav_path (relative to the store) is
  * really there: CS_OK yes, CS_ENOTFOUND no, any other status = cannot tell
@@ -77,6 +79,7 @@ struct cs_cleanup_stats {
         int jobs_returned;         /* lease expired -> pending */
         int jobs_failed;           /* lease expired on the last attempt -> failed */
         int logins_purged;         /* expired log-in sessions */
+        int attempts_purged;       /* failed log-ins older than CS_CLEANUP_ATTEMPTS_KEEP */
         double seconds;            /* run time */
 };
 

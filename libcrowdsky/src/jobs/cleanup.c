@@ -579,26 +579,41 @@ static int orphans(struct run *R)
         return r;
 }
 
-/* ---- 7. expired log-in sessions ---- */
+/* ---- 7. expired log-in sessions, old failed log-ins ---- */
 
-static int logins(struct run *R)
+/* Deletes (or in a dry run counts) the rows of `table` whose `col` is older
+ * than the epoch time `before`. */
+static int purge_before(struct run *R, const char *table, const char *col, double before, int *ret_n)
 {
-        struct cs_db_param p[] = { CS_DB_F64(R->now) };
+        struct cs_db_param p[] = { CS_DB_F64(before) };
+        char q[160];
         uint64_t n = 0;
         int64_t k = 0;
         int r;
 
         if (R->o->dry_run) {
-                r = cs_db_query_i64(R->db, "SELECT COUNT(*) FROM login_sessions WHERE expires_at < FROM_UNIXTIME(?)",
-                                    p, CS_DB_N(p), &k, R->err);
+                snprintf(q, sizeof q, "SELECT COUNT(*) FROM %s WHERE %s < FROM_UNIXTIME(?)", table, col);
+                r = cs_db_query_i64(R->db, q, p, CS_DB_N(p), &k, R->err);
                 if (r == CS_OK)
-                        R->st->logins_purged = (int)k;
+                        *ret_n = (int)k;
                 return r;
         }
-        r = cs_db_exec(R->db, "DELETE FROM login_sessions WHERE expires_at < FROM_UNIXTIME(?)", p, CS_DB_N(p),
-                       &n, NULL, R->err);
+        snprintf(q, sizeof q, "DELETE FROM %s WHERE %s < FROM_UNIXTIME(?)", table, col);
+        r = cs_db_exec(R->db, q, p, CS_DB_N(p), &n, NULL, R->err);
         if (r == CS_OK)
-                R->st->logins_purged = (int)n;
+                *ret_n = (int)n;
+        return r;
+}
+
+static int logins(struct run *R)
+{
+        int r = purge_before(R, "login_sessions", "expires_at", R->now, &R->st->logins_purged);
+
+        /* the throttle looks back 15 minutes; a day is kept for whoever
+         * looks into an attack */
+        if (r == CS_OK)
+                r = purge_before(R, "login_attempts", "attempted_at", R->now - CS_CLEANUP_ATTEMPTS_KEEP,
+                                 &R->st->attempts_purged);
         return r;
 }
 
