@@ -212,11 +212,12 @@ static void row_bilinear(const float *up, const float *row, const float *dn, siz
  * green's difference to its mean over the same pixels -- the colour
  * difference (R - G, B - G) varies far more slowly than the colours --
  * shrunk the same way against a quarter of the noise.
- * Measured (tests/bench, stack FWHM px / noise ADU): the real 32-frame chunk,
- * green 2.833 / 10.80 with Malvar-He-Cutler -> 2.738 / 10.70 (Siril 2.795 /
- * 10.99), red 2.94 / 13.95 -> 2.73 / 12.51 (Siril 2.70 / 12.55), blue
- * 2.60 / 19.24 -> 2.41 / 16.47 (Siril 2.44 / 15.51); sim100 green 3.468 /
- * 5.861 -> 3.455 / 5.664 (Siril 3.470 / 5.997). */
+ * Measured (tests/bench, stack FWHM px / noise ADU, resampling B 0.475):
+ * the real 32-frame chunk, green 2.833 / 10.80 with Malvar-He-Cutler ->
+ * 2.738 / 10.70 (Siril 2.795 / 10.99), red 2.94 / 13.95 -> 2.73 / 12.51
+ * (Siril 2.70 / 12.55), blue 2.60 / 19.24 -> 2.41 / 16.47 (Siril 2.44 /
+ * 15.51); sim100 green 3.468 / 5.861 -> 3.455 / 5.664 (Siril 3.470 /
+ * 5.997). */
 
 /* The green estimate at x from the rows y-2 .. y+2 (xl .. xr2: the columns
  * around x, mirrored at the edges); green_run_v* is the same in vectors. */

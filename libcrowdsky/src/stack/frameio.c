@@ -171,7 +171,10 @@ fail:
 }
 
 /* Rows straight from the file: big-endian int16 + 32768 is the byte-swapped
- * value with its top bit flipped. */
+ * value with its top bit flipped. The file is opened per read (a band of
+ * 64-odd rows, a few hundred microseconds of work): cfitsio already holds a
+ * descriptor per frame, and a second one each would halve the frames one
+ * stack can keep open under the usual limit of 1024. */
 static int read_direct(const char *path, long long off, long w, long row0, long nrows, uint16_t *out,
                        struct cs_err *err)
 {
