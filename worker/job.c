@@ -371,7 +371,11 @@ static int stack_raws(struct job *j, cJSON *meta, bool *ret_retryable, struct cs
                 cJSON_AddNumberToObject(meta, "ra_deg", res.frames[res.reference].ra);
                 cJSON_AddNumberToObject(meta, "dec_deg", res.frames[res.reference].dec);
         }
-        if (nfw) {
+        if (res.stack_fwhm > 0) {
+                /* what the stack page shows: the stack's own stars */
+                cJSON_AddNumberToObject(meta, "fwhm", res.stack_fwhm);
+        } else if (nfw) {
+                /* too few stars in the stack to measure: the frames' median */
                 qsort(fw, nfw, sizeof *fw, cmp_dbl);
                 cJSON_AddNumberToObject(meta, "fwhm", nfw % 2 ? fw[nfw / 2] : 0.5 * (fw[nfw / 2 - 1] + fw[nfw / 2]));
         }

@@ -119,8 +119,8 @@ def one_job(tmp, user):
         "file_size_bytes": os.path.getsize(out),
         "report": report,
     }
-    if report.get("best_input_fwhm"):
-        meta["fwhm"] = report["best_input_fwhm"]
+    if report.get("stack_fwhm") or report.get("best_input_fwhm"):
+        meta["fwhm"] = report.get("stack_fwhm") or report["best_input_fwhm"]  # as the real worker
     # the pointing from the chunk key (YYYYMMDD.CC_RRR.R_sDD.D)
     _, ra, dec = job["chunk_key"].split("_")
     meta["ra_deg"], meta["dec_deg"] = float(ra), float(dec)

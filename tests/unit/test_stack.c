@@ -113,6 +113,13 @@ static const char *base(const char *p)
         return s ? s + 1 : p;
 }
 
+static int cmp_d(const void *a, const void *b)
+{
+        double x = *(const double *)a, y = *(const double *)b;
+
+        return (x > y) - (x < y);
+}
+
 static int cmp_f(const void *a, const void *b)
 {
         float x = *(const float *)a, y = *(const float *)b;
@@ -330,6 +337,24 @@ CS_TEST(chunk_end_to_end)
                 fits_read_key(ff, TSTRING, "SITELAT", key, NULL, &st);
                 CS_ASSERT(st == KEY_NO_EXIST); /* scrubbed by default */
                 st = 0;
+                {
+                        /* the stack's own FWHM, by the frames' detector: in the
+                         * header, and near the frames' (stacking adds a little) */
+                        double fw = 0, fmed, *ff_ = malloc(n * sizeof *ff_);
+                        size_t nf = 0;
+
+                        fits_read_key(ff, TDOUBLE, "FWHM", &fw, NULL, &st);
+                        CS_ASSERT_EQ(st, 0);
+                        CS_ASSERT_NEAR(fw, res.stack_fwhm, 1e-3);
+                        for (i = 0; i < n; i++)
+                                if (res.frames[i].used)
+                                        ff_[nf++] = res.frames[i].fwhm;
+                        qsort(ff_, nf, sizeof *ff_, cmp_d);
+                        fmed = ff_[nf / 2];
+                        fprintf(stderr, "stack FWHM %.3f px, frames' median %.3f\n", res.stack_fwhm, fmed);
+                        CS_ASSERT(res.stack_fwhm > 0.95 * fmed && res.stack_fwhm < 1.3 * fmed);
+                        free(ff_);
+                }
                 fits_close_file(ff, &st);
         }
         {

@@ -148,6 +148,10 @@ struct cs_stack_result {
         size_t width, height;           /* of the stack (the reference's geometry) */
         float *rgb;                     /* 3 planes of width*height (R, G, B), or NULL */
         double total_exptime;
+        /* the stack's own star FWHM (px): the median over the stars found on
+         * its luminance with the frames' detector, so that it compares with
+         * the frames' fwhm; 0 if fewer than 3 stars were found */
+        double stack_fwhm;
         size_t n_hot_pixels;
         char chunk_key[32];             /* "" if the headers lack time or pointing */
         char object[72];

@@ -66,6 +66,11 @@ int cs_stack_write_fits(const struct cs_stack_result *r, const struct cs_stack_p
         fits_create_img(ff, FLOAT_IMG, 3, naxes, &status);
         fits_write_key(ff, TLONG, "NCOMBINE", &ncomb, "number of frames combined", &status);
         fits_write_key(ff, TDOUBLE, "EXPTIME", &exptime, "[s] total exposure of the combined frames", &status);
+        if (r->stack_fwhm > 0) {
+                double fw = round(r->stack_fwhm * 1000) / 1000;
+
+                fits_write_key(ff, TDOUBLE, "FWHM", &fw, "[px] median star FWHM of this stack", &status);
+        }
         if (first[0])
                 fits_write_key(ff, TSTRING, "DATE-OBS", first, "UTC start of the first frame", &status);
         if (isfinite(tmax)) {
@@ -251,14 +256,16 @@ char *cs_stack_report_json(const struct cs_stack_result *r)
         cJSON_AddItemToObject(doc, "chunk_key", r->chunk_key[0] ? cJSON_CreateString(r->chunk_key) : cJSON_CreateNull());
         cJSON_AddItemToObject(doc, "object", r->object[0] ? cJSON_CreateString(r->object) : cJSON_CreateNull());
         {
-                /* FWHM of the stack itself is measured by whoever reads it; the
-                 * best input is here for comparison */
+                /* the stack's own FWHM, and the best input frame's by the same
+                 * detector, to compare */
                 double best = INFINITY;
 
                 for (i = 0; i < r->n; i++)
                         if (r->frames[i].used && r->frames[i].fwhm > 0 && r->frames[i].fwhm < best)
                                 best = r->frames[i].fwhm;
                 cJSON_AddItemToObject(doc, "best_input_fwhm", num_or_null(best));
+                cJSON_AddItemToObject(doc, "stack_fwhm", num_or_null(r->stack_fwhm > 0 ? round_to(r->stack_fwhm, 1e-4)
+                                                                                        : NAN));
         }
         out = cJSON_Print(doc);
         cJSON_Delete(doc);
