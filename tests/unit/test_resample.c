@@ -196,7 +196,7 @@ CS_TEST(select_matches_sort)
                         qsort(b, n, sizeof *b, cmp_float);
                         for (k = 0; k < n; k += n > 40 ? n / 7 : 1) {
                                 memcpy(c, a, n * sizeof *a);
-                                CS_ASSERT(cs__select_f32(c, n, k) == b[k]);
+                                CS_ASSERT(cs_select_f32(c, n, k) == b[k]);
                         }
                 }
         free(a);

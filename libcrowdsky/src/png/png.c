@@ -14,6 +14,7 @@
 #include <zlib.h>
 
 #include "crowdsky/alloc.h"
+#include "crowdsky/select.h"
 #include "crowdsky/png.h"
 
 #define SHADOWS_CLIP_SIGMAS 2.8  /* PixInsight STF default, in normalised MAD */
@@ -257,40 +258,6 @@ static void downscale(const float *src, int w, int h, float *dst, int ow, int oh
 
 /* ---- statistics and stretch --------------------------------------------- */
 
-static float select_kth(float *v, size_t n, size_t k)
-{
-        size_t lo = 0, hi = n - 1;
-
-        while (lo < hi) {
-                float pivot = v[lo + (hi - lo) / 2];
-                size_t i = lo, j = hi;
-
-                while (i <= j) {
-                        while (v[i] < pivot)
-                                i++;
-                        while (v[j] > pivot)
-                                j--;
-                        if (i <= j) {
-                                float t = v[i];
-
-                                v[i] = v[j];
-                                v[j] = t;
-                                i++;
-                                if (j == 0)
-                                        break;
-                                j--;
-                        }
-                }
-                if (k <= j)
-                        hi = j;
-                else if (k >= i)
-                        lo = i;
-                else
-                        break;
-        }
-        return v[k];
-}
-
 struct chan_stretch {
         double lo, range;  /* normalised x = (v - lo) / range */
         double m;          /* midtones balance */
@@ -316,10 +283,10 @@ static void chan_stats(const float *img, size_t n, float *scratch, struct chan_s
         cs->m = 0.5;
         if (m == 0)
                 return;
-        med = select_kth(scratch, m, m / 2);
+        med = cs_select_f32(scratch, m, m / 2);
         for (i = 0; i < m; i++)
                 scratch[i] = fabsf(scratch[i] - (float)med);
-        mad = select_kth(scratch, m, m / 2);
+        mad = cs_select_f32(scratch, m, m / 2);
         sigma = MAD_TO_SIGMA * mad;
         if (!(vmax > med))
                 return;

@@ -36,7 +36,7 @@ float cs_median_f32(float *v, size_t n)
 
         if (n == 0)
                 return 0;
-        hi = cs__select_f32(v, n, n / 2);
+        hi = cs_select_f32(v, n, n / 2);
         if (n & 1)
                 return hi;
         /* after selection v[0 .. n/2 - 1] are all <= hi: the lower middle is their maximum */

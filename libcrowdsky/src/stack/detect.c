@@ -51,10 +51,10 @@ static void tile_stats(const float *img, size_t bw, size_t x0, size_t y0, size_t
         for (y = y0; y < y0 + th; y += 2)
                 for (x = x0 + ((y >> 1) & 1); x < x0 + tw; x += 2)
                         buf[n++] = img[y * bw + x];
-        med = cs__select_f32(buf, n, n / 2);
+        med = cs_select_f32(buf, n, n / 2);
         for (k = 0; k < n; k++)
                 buf[n + k] = fabsf(buf[k] - med);
-        mad = cs__select_f32(buf + n, n, n / 2);
+        mad = cs_select_f32(buf + n, n, n / 2);
         cut = med + 3.0f * 1.4826f * mad;
         for (k = 0; k < n; k++)
                 if (buf[k] <= cut && buf[k] >= med - 3.0f * 1.4826f * mad)
@@ -62,10 +62,10 @@ static void tile_stats(const float *img, size_t bw, size_t x0, size_t y0, size_t
         /* a second estimate only where the clip took out a real share (stars,
          * a galaxy): in clean sky tiles it would change nothing */
         if (m >= n / 2 && m < n - n / 32) {
-                med = cs__select_f32(buf, m, m / 2);
+                med = cs_select_f32(buf, m, m / 2);
                 for (k = 0; k < m; k++)
                         buf[n + k] = fabsf(buf[k] - med);
-                mad = cs__select_f32(buf + n, m, m / 2);
+                mad = cs_select_f32(buf + n, m, m / 2);
                 /* a clipped Gaussian at 3 sigma keeps the MAD nearly unbiased */
         }
         *ret_med = med;

@@ -6,9 +6,8 @@
 #include <stdint.h>
 
 #include "crowdsky/align.h"
+#include "crowdsky/select.h"
 
-/* k-th smallest of a[0..n-1] (0-based), reordering a. n >= 1, k < n. */
-float cs__select_f32(float *a, size_t n, size_t k);
 
 /* Seconds of a monotonic clock / of this thread's CPU time. */
 double cs__now(void);
