@@ -62,11 +62,6 @@ typedef int32_t vi4 __attribute__((vector_size(16)));
 #define VS(n) n##_v4
 #define VATTR
 #include "debayer_vec.inc"
-#undef VN
-#undef VF
-#undef VI
-#undef VS
-#undef VATTR
 
 #if defined(__x86_64__) || defined(__i386__)
 typedef float vf8 __attribute__((vector_size(32)));
@@ -78,11 +73,6 @@ typedef int32_t vi8 __attribute__((vector_size(32)));
 #define VS(n) n##_v8
 #define VATTR __attribute__((target("avx2")))
 #include "debayer_vec.inc"
-#undef VN
-#undef VF
-#undef VI
-#undef VS
-#undef VATTR
 #define HAVE_V8 1
 #else
 #define HAVE_V8 0
