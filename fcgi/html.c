@@ -110,6 +110,15 @@ void cs_fmt_bytes(double b, char *out, size_t n)
                 snprintf(out, n, b < 10 ? "%.1f %s" : "%.0f %s", b, unit[u]);
 }
 
+void cs_html_tile_open(struct cs_buf *out, long long id, bool has_thumb, const char *alt)
+{
+        cs_html(out, "<li class=\"tile\"><a href=\"/stack?id=%lld\">", id);
+        if (has_thumb)
+                cs_html(out, "<img src=\"/stack/thumb?id=%lld\" alt=\"%s\" loading=\"lazy\">", id, alt);
+        else
+                cs_html(out, "<div class=\"nothumb\">no preview</div>");
+}
+
 void cs_fmt_seconds(double s, char *out, size_t n)
 {
         long t = s > 0 ? lround(s) : 0;

@@ -43,6 +43,11 @@ void cs_fmt_seconds(double seconds, char *out, size_t outsz);
 void cs_fmt_ra(double ra_deg, char *out, size_t outsz);
 void cs_fmt_dec(double dec_deg, char *out, size_t outsz);
 
+/* Opens a gallery tile of stack `id`: <li class="tile"><a href="/stack?id=">
+ * and its thumbnail (alt text `alt`) or a "no preview" box; the caller
+ * writes the captions and closes with </a></li>. */
+void cs_html_tile_open(struct cs_buf *out, long long id, bool has_thumb, const char *alt);
+
 /* True when the client asked for HTML (a plain form post) rather than JSON
  * (fetch from a page script sends Accept: application/json). */
 bool cs_req_wants_html(const struct cs_req *req);

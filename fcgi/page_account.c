@@ -75,12 +75,7 @@ static int home_list_html(struct cs_req *req, struct cs_db *db, struct cs_buf *o
                 const char *obj = cs_db_rows_str(rows, i, 1);
                 char expo[32];
                 cs_fmt_seconds(cs_db_rows_f64(rows, i, 5), expo, sizeof expo);
-                cs_html(&list, "<li class=\"tile\"><a href=\"/stack?id=%lld\">", id);
-                if (cs_db_rows_i64(rows, i, 7))
-                        cs_html(&list, "<img src=\"/stack/thumb?id=%lld\" alt=\"%s\" loading=\"lazy\">", id,
-                                obj ? obj : cs_db_rows_str(rows, i, 2));
-                else
-                        cs_html(&list, "<div class=\"nothumb\">no preview</div>");
+                cs_html_tile_open(&list, id, cs_db_rows_i64(rows, i, 7), obj ? obj : cs_db_rows_str(rows, i, 2));
                 cs_html(&list,
                         "<span class=\"t\">%s</span><span class=\"m\">%s · %lld frames · %s</span>"
                         "<span class=\"m\">by %s</span></a></li>",

@@ -49,12 +49,7 @@ int page_stacks(struct cs_req *req)
                 const char *obj = cs_db_rows_str(rows, i, 2);
                 char expo[32];
                 cs_fmt_seconds(cs_db_rows_f64(rows, i, 5), expo, sizeof expo);
-                cs_html(&page, "<li class=\"tile\"><a href=\"/stack?id=%lld\">", id);
-                if (cs_db_rows_i64(rows, i, 6))
-                        cs_html(&page, "<img src=\"/stack/thumb?id=%lld\" alt=\"%s\" loading=\"lazy\">", id,
-                                obj ? obj : "stack");
-                else
-                        cs_html(&page, "<div class=\"nothumb\">no preview</div>");
+                cs_html_tile_open(&page, id, cs_db_rows_i64(rows, i, 6), obj ? obj : "stack");
                 cs_html(&page,
                         "<span class=\"t\">%s%r</span><span class=\"m\">%s · %lld frames · %s</span>"
                         "<span class=\"m\"><code>%s</code></span></a></li>",
