@@ -543,6 +543,19 @@ static void clip_large(const float *const *planes, const uint8_t *const *masks, 
                 size_t np = npix - p0 < CHUNK ? npix - p0 : CHUNK;
                 int it;
 
+                /* the next block's values are read frame by frame, 100 streams
+                 * the hardware does not follow: ask for them now, they arrive
+                 * while this block is sorted and clipped */
+                if (p0 + CHUNK < npix)
+                        for (f = 0; f < n; f++) {
+                                const char *a = (const char *)(planes[f] + p0 + CHUNK);
+                                size_t b;
+
+                                for (b = 0; b < CHUNK * sizeof(float); b += 64)
+                                        __builtin_prefetch(a + b);
+                                if (masks)
+                                        __builtin_prefetch(masks[f] + p0 + CHUNK);
+                        }
                 memset(cs, 0, sizeof cs);
                 for (k = 0; k < m; k++) {
                         float *row = s + k * CHUNK;
