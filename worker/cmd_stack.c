@@ -41,6 +41,10 @@ static void usage(FILE *f)
                 "  --similarity           fit similarities to every frame (default: a similarity,\n"
                 "                         affine where an F-test on the star pairs prefers it)\n"
                 "  --norm none|add|addscale  background normalisation (default add)\n"
+                "  --max-fwhm-ratio R     leave out frames whose stars are wider than R times the\n"
+                "                         median frame's (trailed, soft; default 1.5, 0 = keep all)\n"
+                "  --min-stars-ratio R    leave out frames with fewer stars than R times the median\n"
+                "                         frame's (cloud, haze; default 0.5, 0 = keep all)\n"
                 "  --no-hot-pixels        do not detect and mend hot pixels\n"
                 "  --keep-location        keep SITELAT/SITELONG (default: scrubbed)\n"
                 "  --progress             print progress lines to stderr\n");
@@ -138,6 +142,26 @@ int cmd_stack(int argc, char **argv)
                                 goto out;
                         }
                         p.threads = (int)v;
+                        i++;
+                } else if (!strcmp(a, "--max-fwhm-ratio")) {
+                        if (opt_num(a, val, 0, 100, &v) < 0) {
+                                rc = 2;
+                                goto out;
+                        }
+                        if (v > 0 && v < 1) {
+                                fprintf(stderr, "crowdsky-worker stack: --max-fwhm-ratio: %g would leave out the "
+                                        "median frame itself (0 = off, or at least 1)\n", v);
+                                rc = 2;
+                                goto out;
+                        }
+                        p.max_fwhm_ratio = v;
+                        i++;
+                } else if (!strcmp(a, "--min-stars-ratio")) {
+                        if (opt_num(a, val, 0, 1, &v) < 0) {
+                                rc = 2;
+                                goto out;
+                        }
+                        p.min_stars_ratio = v;
                         i++;
                 } else if (!strcmp(a, "--affine")) {
                         p.match.model = CS_XFORM_AFFINE;

@@ -578,6 +578,87 @@ CS_TEST(registration_precision)
         CS_ASSERT(worst < 0.15);
 }
 
+/* Frame selection: four frames of one field at the default seeing and a
+ * fifth of it with stars twice as wide (a shaken or defocused frame). By
+ * default every registered frame is stacked (the weights already favour the
+ * sharp ones); the gate leaves the soft one out with its reason, on width or
+ * on its lost stars, and never leaves out the reference. */
+static void simulate_fwhm(const char *dir, int frames, double fwhm)
+{
+        struct cs_sim_params p = cs_sim_params_defaults();
+        struct cs_err e = CS_ERR_INIT;
+
+        p.width = W;
+        p.height = H;
+        p.frames = frames;
+        p.seed = 21;
+        p.fwhm_px = fwhm;
+        p.threads = 2;
+        if (cs_sim_write(&p, dir, &e) < 0)
+                CS_FAIL("simulate: %s", e.msg);
+}
+
+CS_TEST(quality_gate_leaves_out_soft_frames)
+{
+        char sharp[300], soft[300], **a, **b;
+        const char *v[5];
+        size_t na, nb, k;
+        struct cs_stack_params p;
+        struct cs_stack_result res;
+        struct cs_err e = CS_ERR_INIT;
+
+        snprintf(sharp, sizeof sharp, "%s/gate_sharp", tmpdir);
+        snprintf(soft, sizeof soft, "%s/gate_soft", tmpdir);
+        simulate_fwhm(sharp, 5, 3.15);
+        simulate_fwhm(soft, 5, 6.5);
+        na = list_fits(sharp, &a);
+        nb = list_fits(soft, &b);
+        CS_ASSERT_EQ(na, 5);
+        CS_ASSERT_EQ(nb, 5);
+        for (k = 0; k < 4; k++)
+                v[k] = a[k];
+        v[4] = b[4]; /* the same field at the fifth frame's time, soft */
+
+        cs_stack_params_default(&p);
+        p.threads = 2;
+        CS_ASSERT(p.max_fwhm_ratio == 0 && p.min_stars_ratio == 0);
+        memset(&res, 0, sizeof res);
+        CS_ASSERT_OK(cs_stack_run(&p, v, 5, &res, &e));
+        CS_ASSERT_EQ(res.n_used, 5);
+        CS_ASSERT(res.frames[4].fwhm > 1.6 * res.frames[0].fwhm);
+        cs_stack_result_release(&res);
+
+        p.max_fwhm_ratio = 1.5;
+        memset(&res, 0, sizeof res);
+        CS_ASSERT_OK(cs_stack_run(&p, v, 5, &res, &e));
+        CS_ASSERT_EQ(res.n_used, 4);
+        CS_ASSERT(res.frames[4].registered && !res.frames[4].used);
+        CS_ASSERT(strstr(res.frames[4].reason, "FWHM") != NULL);
+        for (k = 0; k < 4; k++)
+                CS_ASSERT(res.frames[k].used);
+        cs_stack_result_release(&res);
+
+        p.max_fwhm_ratio = 0;
+        p.min_stars_ratio = 0.8;
+        memset(&res, 0, sizeof res);
+        CS_ASSERT_OK(cs_stack_run(&p, v, 5, &res, &e));
+        CS_ASSERT_EQ(res.n_used, 4);
+        CS_ASSERT(strstr(res.frames[4].reason, "stars against") != NULL);
+        cs_stack_result_release(&res);
+
+        /* forced as the reference, the soft frame stays (and so do the sharp) */
+        p.max_fwhm_ratio = 1.5;
+        p.reference = v[4];
+        memset(&res, 0, sizeof res);
+        CS_ASSERT_OK(cs_stack_run(&p, v, 5, &res, &e));
+        CS_ASSERT_EQ(res.reference, 4);
+        CS_ASSERT(res.frames[4].used);
+        CS_ASSERT_EQ(res.n_used, 5);
+        cs_stack_result_release(&res);
+        free_list(a, na);
+        free_list(b, nb);
+}
+
 CS_TEST(failure_modes)
 {
         char dir[300], dir2[300], bad[320], junk[320], **files, **other;

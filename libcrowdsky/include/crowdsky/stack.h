@@ -105,6 +105,11 @@ struct cs_stack_params {
         bool resample_bicubic;          /* bicubic (Mitchell-Netravali B 0.42, C 0.29) instead of bilinear (true) */
         bool resample_separable;        /* bicubic in two sheared 1-D passes where the map allows (true) */
         bool weight_frames;             /* mean weighted by 1 / (noise^2 FWHM^2) (true) */
+        double max_fwhm_ratio;          /* leave out frames whose FWHM is above this times the
+                                         * registered frames' median: trailed, shaken, defocused
+                                         * (1.5; 0 = keep all) */
+        double min_stars_ratio;         /* leave out frames with fewer stars than this times the
+                                         * registered frames' median: cloud, haze, dew (0.5; 0 = keep all) */
         double hotpix_kappa;            /* (6) */
         double hotpix_fraction;         /* outlier in at least this fraction of frames (0.5) */
         bool scrub_location;            /* leave SITELAT/SITELONG out of the output (true) */

@@ -127,6 +127,11 @@ int cs_stack_write_fits(const struct cs_stack_result *r, const struct cs_stack_p
         snprintf(buf, sizeof buf, "normalisation: %s",
                  p->norm == CS_NORM_NONE ? "none" : p->norm == CS_NORM_ADDSCALE ? "additive + scale" : "additive");
         fits_write_history(ff, buf, &status);
+        if (p->max_fwhm_ratio > 0 || p->min_stars_ratio > 0) {
+                snprintf(buf, sizeof buf, "selection: frames left out above %.2f x the median FWHM, below %.2f x the median star count (0 = off)",
+                         p->max_fwhm_ratio, p->min_stars_ratio);
+                fits_write_history(ff, buf, &status);
+        }
         snprintf(buf, sizeof buf, "combine: mean clipped at %.2f x 1.4826 MAD around the median, <= %d iterations, median below %d frames",
                  (double)p->combine.kappa, p->combine.max_iter, p->combine.median_below);
         fits_write_history(ff, buf, &status);

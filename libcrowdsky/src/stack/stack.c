@@ -45,6 +45,8 @@ void cs_stack_params_default(struct cs_stack_params *p)
         p->resample_bicubic = true;
         p->resample_separable = true;
         p->weight_frames = true;
+        p->max_fwhm_ratio = 0;
+        p->min_stars_ratio = 0;
         p->hotpix_kappa = 6.0;
         p->hotpix_fraction = 0.5;
         p->scrub_location = true;
@@ -730,6 +732,58 @@ static double median_fwhm(const struct cs_star *s, size_t n)
         return m;
 }
 
+/* Median of the registered frames' FWHM (which = 0) or star count (1). */
+static double registered_median(const struct cs_stack_result *res, int which)
+{
+        double *v = cs_xmalloc((res->n ? res->n : 1) * sizeof *v), m = 0;
+        size_t i, k = 0;
+
+        for (i = 0; i < res->n; i++)
+                if (res->frames[i].registered)
+                        v[k++] = which == 0 ? res->frames[i].fwhm : (double)res->frames[i].n_stars;
+        if (k > 0) {
+                qsort(v, k, sizeof *v, cmp_double);
+                m = k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+        }
+        free(v);
+        return m;
+}
+
+/* Registered frames far worse than the chunk's typical one are left out with
+ * the reason: stars much wider than the median frame's (wind shake, a bumped
+ * mount, focus drift: trailed or soft stars would widen every star of the
+ * stack, and their weight only lessens that), or far fewer stars (cloud, haze,
+ * dew: little signal, a bright uneven sky). Against the median of the
+ * registered frames, so a night of steady seeing keeps everything and a bad
+ * minority cannot move the bar; the reference is never left out. Needs three
+ * registered frames to say what typical is. */
+static void quality_gate(struct cs_stack_result *res, size_t ref, const struct cs_stack_params *p)
+{
+        double mf, ms;
+        size_t i, nreg = 0;
+
+        for (i = 0; i < res->n; i++)
+                nreg += res->frames[i].registered;
+        if (nreg < 3)
+                return;
+        mf = registered_median(res, 0);
+        ms = registered_median(res, 1);
+        for (i = 0; i < res->n; i++) {
+                struct cs_stack_frame *sf = &res->frames[i];
+
+                if (!sf->registered || i == ref)
+                        continue;
+                if (p->max_fwhm_ratio > 0 && mf > 0 && sf->fwhm > p->max_fwhm_ratio * mf)
+                        snprintf(sf->reason, sizeof sf->reason,
+                                 "soft or trailed stars: FWHM %.2f px, %.2f x the chunk's median %.2f px (limit %.2f x)",
+                                 sf->fwhm, sf->fwhm / mf, mf, p->max_fwhm_ratio);
+                else if (p->min_stars_ratio > 0 && (double)sf->n_stars < p->min_stars_ratio * ms)
+                        snprintf(sf->reason, sizeof sf->reason,
+                                 "cloud or haze: %zu stars against the chunk's median of %.0f (limit %.2f x)",
+                                 sf->n_stars, ms, p->min_stars_ratio);
+        }
+}
+
 /* The stack's FWHM as the frames' is measured: the same detector on its
  * luminance ((R + G + B) / 3, which the detector's 2x2 sums treat as they
  * treat a mosaic), the median over its stars. It includes what stacking adds
@@ -987,6 +1041,7 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
                 goto out;
         }
         refine_on_master(&rn, ref);
+        quality_gate(&res, ref, params);
         rn.used = cs_alloc_array(n, sizeof *rn.used, 0);
         if (!rn.used) {
                 r = cs_err_set(err, CS_ENOMEM, "out of memory");
@@ -997,7 +1052,7 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
                 struct frame *f = &rn.fr[i];
                 int c;
 
-                if (!sf->registered)
+                if (!sf->registered || sf->reason[0]) /* not registered, or left out by the gate */
                         continue;
                 if (cs_xform_invert(&sf->reg.xf, &f->inv, NULL) < 0) {
                         sf->registered = false;
