@@ -332,6 +332,8 @@ static int stack_raws(struct job *j, cJSON *meta, bool *ret_retryable, struct cs
         p.output = j->fits;
         p.thumbnail = j->png;
         p.scrub_location = j->scrub;
+        p.max_fwhm_ratio = j->ctx->cfg->stack_max_fwhm_ratio;
+        p.min_stars_ratio = j->ctx->cfg->stack_min_stars_ratio;
         p.progress = on_stack_progress;
         p.progress_ctx = j;
         p.cancel = &j->cancel;

@@ -8,7 +8,7 @@ root = sys.argv[1] if len(sys.argv) > 1 else "."
 src = open(root + "/libcrowdsky/src/core/config.c").read()
 table = src[src.index("keys[] = {"):]
 table = table[:table.index("};")]
-keys = re.findall(r"\b[SILB]\((\w+)\)", table)
+keys = re.findall(r"\b[SILBD]\((\w+)[,)]", table)
 example = open(root + "/conf/crowdsky.conf.example").read()
 missing = [k for k in keys if not re.search(r"^#?\s*%s\s*=" % k, example, re.M)]
 if not keys or missing:

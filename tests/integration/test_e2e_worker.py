@@ -242,6 +242,12 @@ try:
     check(w.returncode == 0, "SIGTERM: the idle worker exits 0 (rc %r)" % w.returncode)
     check(not [d for d in os.listdir(wdir) if d.startswith("job-")], "scratch is clean after every job")
 
+    # a bad frame-selection setting stops the worker at start, naming the key
+    p = subprocess.run([WORKER, "run", "--config", CONF, "--once"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=dict(os.environ, CROWDSKY_STACK_MAX_FWHM_RATIO="0.5"), timeout=60)
+    check(p.returncode != 0 and b"CROWDSKY_STACK_MAX_FWHM_RATIO" in p.stderr and b"at least 1" in p.stderr,
+          "stack_max_fwhm_ratio = 0.5 is refused at start: rc %d, %r" % (p.returncode, p.stderr[-200:]))
+
     # ---- worker API refusals ----
     tname = "e2e-" + os.urandom(3).hex()
     p = subprocess.run([FCGI, "token", "create", tname, "--config", CONF], stdout=subprocess.PIPE,

@@ -103,6 +103,29 @@ CS_TEST(config_file_and_env)
         fprintf(f, "db_port = abc\n");
         fclose(f);
         CS_ASSERT_EQ(cs_config_load(path, &c, &e), CS_EINVAL);
+        /* frame selection: numbers in range; a width limit under 1 is refused */
+        CS_ASSERT(c.stack_max_fwhm_ratio == 0 && c.stack_min_stars_ratio == 0);
+        f = fopen(path, "w");
+        fprintf(f, "stack_max_fwhm_ratio = 1.5\nstack_min_stars_ratio = 0.4\n");
+        fclose(f);
+        CS_ASSERT_OK(cs_config_load(path, &c, &e));
+        CS_ASSERT(c.stack_max_fwhm_ratio == 1.5 && c.stack_min_stars_ratio == 0.4);
+        setenv("CROWDSKY_STACK_MAX_FWHM_RATIO", "0.5", 1);
+        CS_ASSERT_EQ(cs_config_load(path, &c, &e), CS_EINVAL);
+        CS_ASSERT(strstr(e.msg, "at least 1") != NULL);
+        setenv("CROWDSKY_STACK_MAX_FWHM_RATIO", "2", 1);
+        CS_ASSERT_OK(cs_config_load(path, &c, &e));
+        CS_ASSERT(c.stack_max_fwhm_ratio == 2.0);
+        unsetenv("CROWDSKY_STACK_MAX_FWHM_RATIO");
+        f = fopen(path, "w");
+        fprintf(f, "stack_min_stars_ratio = 1.5\n");
+        fclose(f);
+        CS_ASSERT_EQ(cs_config_load(path, &c, &e), CS_EINVAL);
+        CS_ASSERT(strstr(e.msg, "[0, 1]") != NULL);
+        f = fopen(path, "w");
+        fprintf(f, "stack_min_stars_ratio = nan\n");
+        fclose(f);
+        CS_ASSERT_EQ(cs_config_load(path, &c, &e), CS_EINVAL);
         unlink(path);
         CS_ASSERT_EQ(cs_config_load("/nonexistent/crowdsky.conf", &c, &e), CS_EIO);
 }

@@ -55,6 +55,8 @@ struct cs_config {
         int worker_threads;            /* 0 = number of CPUs */
         int poll_interval_seconds;     /* default 5 */
         int poll_max_seconds;          /* idle backoff cap, default 60 */
+        double stack_max_fwhm_ratio;   /* leave out frames above this x the median FWHM (0 = off) */
+        double stack_min_stars_ratio;  /* leave out frames below this x the median star count (0 = off) */
 
         /* logging: error, warn, info, debug */
         char log_level[32];

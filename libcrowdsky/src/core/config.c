@@ -10,19 +10,21 @@
 #include "crowdsky/config.h"
 #include "crowdsky/str.h"
 
-enum kind { K_STR, K_INT, K_I64, K_BOOL };
+enum kind { K_STR, K_INT, K_I64, K_BOOL, K_F64 };
 
 struct key {
         const char *name;
         enum kind kind;
         size_t off;
         size_t size; /* for K_STR */
+        double lo, hi; /* for K_F64: the accepted range */
 };
 
-#define S(f) { #f, K_STR, offsetof(struct cs_config, f), sizeof(((struct cs_config *)0)->f) }
-#define I(f) { #f, K_INT, offsetof(struct cs_config, f), 0 }
-#define L(f) { #f, K_I64, offsetof(struct cs_config, f), 0 }
-#define B(f) { #f, K_BOOL, offsetof(struct cs_config, f), 0 }
+#define S(f) { #f, K_STR, offsetof(struct cs_config, f), sizeof(((struct cs_config *)0)->f), 0, 0 }
+#define I(f) { #f, K_INT, offsetof(struct cs_config, f), 0, 0, 0 }
+#define L(f) { #f, K_I64, offsetof(struct cs_config, f), 0, 0, 0 }
+#define B(f) { #f, K_BOOL, offsetof(struct cs_config, f), 0, 0, 0 }
+#define D(f, lo, hi) { #f, K_F64, offsetof(struct cs_config, f), 0, lo, hi }
 
 static const struct key keys[] = {
         S(db_host), I(db_port), S(db_socket), S(db_user), S(db_password), S(db_name),
@@ -34,6 +36,7 @@ static const struct key keys[] = {
         S(webdav_url), S(webdav_user), S(webdav_password),
         S(api_url), S(worker_token), S(scratch_dir), I(worker_threads),
         I(poll_interval_seconds), I(poll_max_seconds),
+        D(stack_max_fwhm_ratio, 0, 100), D(stack_min_stars_ratio, 0, 1),
         S(log_level),
 };
 
@@ -114,6 +117,18 @@ int cs_config_set(struct cs_config *cfg, const char *name, const char *value, st
                         return cs_err_set(err, CS_EINVAL, "'%s' must be an integer, not '%s'", name, value);
                 *(int64_t *)field = v;
                 return CS_OK;
+        case K_F64: {
+                double d;
+
+                if (cs_parse_f64_c(value, &d) < 0 || d < k->lo || d > k->hi)
+                        return cs_err_set(err, CS_EINVAL, "'%s' must be a number in [%g, %g], not '%s'", name, k->lo,
+                                          k->hi, value);
+                /* a width limit below the median frame's would leave out most of the chunk */
+                if (!strcmp(name, "stack_max_fwhm_ratio") && d > 0 && d < 1)
+                        return cs_err_set(err, CS_EINVAL, "'%s' must be 0 (off) or at least 1, not '%s'", name, value);
+                *(double *)field = d;
+                return CS_OK;
+        }
         }
         return CS_EINVAL;
 }
