@@ -27,6 +27,8 @@ static void usage(FILE *f)
                 "  --hot-pixels N               fixed hot pixels (default 300 per 1080x1920)\n"
                 "  --satellite                  a satellite trail in one frame\n"
                 "  --cloudy                     one cloudy frame (few stars, bright sky)\n"
+                "  --wind N                     N frames shaken by wind (trailed stars)\n"
+                "  --wind-px L                  their trail length (default 6 px)\n"
                 "  --rotation-deg-per-frame X   field rotation (default 0.05)\n"
                 "  --drift-px X                 total drift over the run (default 3 px per frame)\n"
                 "  --fwhm PX --beta B           seeing: Moffat FWHM (3.15) and beta (3.0)\n"
@@ -44,7 +46,7 @@ static bool takes_value(const char *opt)
         static const char *const opts[] = {
                 "--out", "--frames", "--seed", "--width", "--height", "--stars", "--hot-pixels",
                 "--threads", "--rotation-deg-per-frame", "--drift-px", "--fwhm", "--beta", "--ra",
-                "--dec", "--cadence", "--exptime", "--object", "--start",
+                "--dec", "--cadence", "--exptime", "--object", "--start", "--wind", "--wind-px",
         };
         size_t i;
 
@@ -167,6 +169,13 @@ int cmd_simulate(int argc, char **argv)
                                 fprintf(stderr, "crowdsky-worker simulate: --drift-px must be >= 0\n");
                                 return 2;
                         }
+                } else if (!strcmp(a, "--wind")) {
+                        if (parse_int(a, val, 0, 100000, &v) < 0)
+                                return 2;
+                        p.wind_frames = (int)v;
+                } else if (!strcmp(a, "--wind-px")) {
+                        if (parse_dbl(a, val, &p.wind_px) < 0)
+                                return 2;
                 } else if (!strcmp(a, "--fwhm")) {
                         if (parse_dbl(a, val, &p.fwhm_px) < 0)
                                 return 2;

@@ -63,7 +63,7 @@ static struct cs_star *stack_stars(const struct cs_stack_result *r, size_t *ret_
         }
         cs_detect_params_default(&p);
         p.saturation = 65000;
-        CS_ASSERT_OK(cs_detect_stars(lum, r->width, r->height, &p, &s, ret_n, NULL));
+        CS_ASSERT_OK(cs_detect_stars(lum, r->width, r->height, &p, &s, ret_n, NULL, NULL));
         free(lum);
         return s;
 }

@@ -79,7 +79,7 @@ CS_TEST(positions_and_fwhm)
         }
         raw = make_frame(w, h, t, nt, 3.0, 10.0, 11);
         cs_detect_params_default(&p);
-        CS_ASSERT_OK(cs_detect_stars(raw, w, h, &p, &s, &ns, NULL));
+        CS_ASSERT_OK(cs_detect_stars(raw, w, h, &p, &s, &ns, NULL, NULL));
         for (k = 0; k < nt; k++)
                 for (q = 0; q < ns; q++)
                         if (hypot(s[q].x - t[k].x, s[q].y - t[k].y) < 1.0) {
@@ -114,7 +114,7 @@ CS_TEST(hot_and_saturated_rejected)
         raw[90 * w + 60] = 12000;
         raw[90 * w + 61] = 12000;
         cs_detect_params_default(&p);
-        CS_ASSERT_OK(cs_detect_stars(raw, w, h, &p, &s, &ns, &e));
+        CS_ASSERT_OK(cs_detect_stars(raw, w, h, &p, &s, &ns, NULL, &e));
         /* the two unsaturated stars only (the bright one clips at 65535) */
         for (k = 0; k < ns; k++)
                 CS_ASSERT(s[k].peak < p.saturation);
@@ -122,7 +122,7 @@ CS_TEST(hot_and_saturated_rejected)
         CS_ASSERT(fabs(s[0].x - 50.3) < 0.1 || fabs(s[1].x - 50.3) < 0.1);
         CS_ASSERT(fabs(s[0].x - 100.1) < 0.1 || fabs(s[1].x - 100.1) < 0.1);
         free(s);
-        CS_ASSERT_EQ(cs_detect_stars(raw, 8, 8, &p, &s, &ns, &e), CS_EINVAL);
+        CS_ASSERT_EQ(cs_detect_stars(raw, 8, 8, &p, &s, &ns, NULL, &e), CS_EINVAL);
         free(raw);
 }
 

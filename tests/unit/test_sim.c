@@ -535,6 +535,64 @@ CS_TEST(deterministic_for_a_seed)
         rm_tree(c);
 }
 
+/* Wind: the asked-for number of frames (never frame 0, the satellite's or the
+ * cloudy one) get trailed stars, with the same flux; every other frame is
+ * byte for byte the frame of the same run without wind. */
+CS_TEST(wind_shakes_only_its_frames)
+{
+        char a[64], b[64], pa[4096], pb[4096];
+        struct cs_sim_params p = small_params();
+        struct cs_err err = CS_ERR_INIT;
+        cJSON *truth;
+        int k, shaken = 0;
+
+        make_tmp(a, sizeof a);
+        make_tmp(b, sizeof b);
+        p.stars = 400;
+        CS_ASSERT_OK(cs_sim_write(&p, a, &err));
+        p.wind_frames = 2;
+        p.wind_px = 6.0;
+        CS_ASSERT_OK(cs_sim_write(&p, b, &err));
+        truth = load_truth(b);
+        for (k = 0; k < N; k++) {
+                const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItem(truth, "frames"), k);
+                double trail = cJSON_GetNumberValue(cJSON_GetObjectItem(f, "trail_px"));
+                char *ta, *tb;
+                size_t la, lb;
+
+                snprintf(pa, sizeof pa, "%s/%s", a, frame_file(truth, k));
+                snprintf(pb, sizeof pb, "%s/%s", b, frame_file(truth, k));
+                ta = slurp(pa, &la);
+                tb = slurp(pb, &lb);
+                CS_ASSERT_EQ(la, lb);
+                if (trail > 0) {
+                        double sa = 0, sb = 0;
+                        size_t i;
+
+                        shaken++;
+                        CS_ASSERT(k != 0);
+                        CS_ASSERT(!cJSON_IsTrue(cJSON_GetObjectItem(f, "satellite")));
+                        CS_ASSERT(!cJSON_IsTrue(cJSON_GetObjectItem(f, "cloudy")));
+                        CS_ASSERT(trail >= 4.8 && trail <= 7.2);
+                        CS_ASSERT(memcmp(ta + 5760, tb + 5760, la - 5760) != 0);
+                        /* the light is moved, not lost: big-endian int16 + 32768 */
+                        for (i = 5760; i + 1 < la; i += 2) {
+                                sa += (double)(int16_t)((uint8_t)ta[i] << 8 | (uint8_t)ta[i + 1]);
+                                sb += (double)(int16_t)((uint8_t)tb[i] << 8 | (uint8_t)tb[i + 1]);
+                        }
+                        CS_ASSERT(fabs(sa - sb) < 1e-3 * fabs(sa + 32768.0 * (double)(la - 5760) / 2));
+                } else {
+                        CS_ASSERT(memcmp(ta, tb, la) == 0);
+                }
+                free(ta);
+                free(tb);
+        }
+        CS_ASSERT_EQ(shaken, 2);
+        cJSON_Delete(truth);
+        rm_tree(a);
+        rm_tree(b);
+}
+
 CS_TEST(bad_parameters_are_refused)
 {
         struct cs_sim_params p = small_params();
@@ -552,6 +610,14 @@ CS_TEST(bad_parameters_are_refused)
         CS_ASSERT(strstr(err.msg, "ISO 8601") != NULL);
         p = small_params();
         p.frames = 1; /* satellite + cloudy need more frames */
+        CS_ASSERT_EQ(cs_sim_write(&p, "/tmp/cs_test_sim_never", &err), CS_EINVAL);
+        p = small_params();
+        p.wind_frames = N - 2; /* with the satellite and the cloudy one: more than the N - 1 */
+        CS_ASSERT_EQ(cs_sim_write(&p, "/tmp/cs_test_sim_never", &err), CS_EINVAL);
+        CS_ASSERT(strstr(err.msg, "wind") != NULL);
+        p = small_params();
+        p.wind_frames = 1;
+        p.wind_px = 0.1;
         CS_ASSERT_EQ(cs_sim_write(&p, "/tmp/cs_test_sim_never", &err), CS_EINVAL);
         CS_ASSERT(access("/tmp/cs_test_sim_never", F_OK) != 0);
 }

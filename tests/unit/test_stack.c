@@ -659,6 +659,70 @@ CS_TEST(quality_gate_leaves_out_soft_frames)
         free_list(b, nb);
 }
 
+/* Wind-shaken frames (trailed stars, from the simulator): a short trail is
+ * still registered and stacked, its wider stars giving it about half a
+ * steady frame's weight (the report's "weight"); a long one, every star
+ * elongated, is left out and the reason says the stars are trailed. */
+CS_TEST(wind_shaken_frames_count_less)
+{
+        char dir[300], **files;
+        size_t n, k;
+        struct cs_sim_params sp = cs_sim_params_defaults();
+        struct cs_stack_params p;
+        struct cs_stack_result res;
+        struct cs_err e = CS_ERR_INIT;
+        cJSON *rep;
+        char *json;
+        int shaken = 0;
+
+        snprintf(dir, sizeof dir, "%s/wind", tmpdir);
+        sp.width = W;
+        sp.height = H;
+        sp.frames = 8;
+        sp.seed = 23;
+        sp.wind_frames = 2;
+        sp.wind_px = 6.0;
+        sp.threads = 2;
+        CS_ASSERT_OK(cs_sim_write(&sp, dir, &e));
+        n = list_fits(dir, &files);
+        CS_ASSERT_EQ(n, 8);
+        cs_stack_params_default(&p);
+        p.threads = 2;
+        memset(&res, 0, sizeof res);
+        CS_ASSERT_OK(cs_stack_run(&p, (const char *const *)files, n, &res, &e));
+        json = cs_stack_report_json(&res);
+        rep = cJSON_Parse(json);
+        CS_ASSERT(rep != NULL);
+        for (k = 0; k < n; k++) {
+                const cJSON *f = cJSON_GetArrayItem(cJSON_GetObjectItem(rep, "frames"), (int)k);
+                double w = cJSON_GetNumberValue(cJSON_GetObjectItem(f, "weight"));
+
+                /* frames 0..7 in time order; the simulator shakes 2 (5.3 px trails)
+                 * and 6 (7.1 px: every star elongated) */
+                if (k == 2) {
+                        shaken++;
+                        CS_ASSERT(res.frames[k].used);
+                        CS_ASSERT(w < 0.7);
+                        CS_ASSERT(res.frames[k].fwhm > 1.2 * res.frames[0].fwhm);
+                        CS_ASSERT(res.frames[k].n_elongated > res.frames[0].n_elongated);
+                } else if (k == 6) {
+                        shaken++;
+                        CS_ASSERT(!res.frames[k].used);
+                        CS_ASSERT(w == 0);
+                        CS_ASSERT(strstr(res.frames[k].reason, "trailed stars") != NULL);
+                        CS_ASSERT(cJSON_GetNumberValue(cJSON_GetObjectItem(f, "elongated")) >= 10);
+                } else {
+                        CS_ASSERT(res.frames[k].used);
+                        CS_ASSERT(w > 0.75 && w <= 1.0);
+                }
+        }
+        CS_ASSERT_EQ(shaken, 2);
+        cJSON_Delete(rep);
+        free(json);
+        cs_stack_result_release(&res);
+        free_list(files, n);
+}
+
 CS_TEST(failure_modes)
 {
         char dir[300], dir2[300], bad[320], junk[320], **files, **other;

@@ -53,10 +53,13 @@ void cs_frame_stats_compute(const uint16_t *raw, size_t w, size_t h, const uint8
  * noise, with the gain taken as sky variance / sky level; err counts that
  * photon noise). Background and noise come from a tiled median/MAD model.
  * Single hot pixels, saturated stars and blends closer than 2 px are dropped.
- * *ret_stars (caller frees with free()) is sorted by flux, brightest first.
+ * Elongated sources are not stars either; their number goes to *ret_elongated
+ * (may be NULL): many of them and few round stars is a trailed frame (wind
+ * shake, tracking). *ret_stars (caller frees with free()) is sorted by flux,
+ * brightest first.
  * Returns CS_OK, CS_EINVAL (frame smaller than 16 x 16), CS_ENOMEM. Thread-safe. */
 int cs_detect_stars(const uint16_t *raw, size_t w, size_t h, const struct cs_detect_params *p,
-                    struct cs_star **ret_stars, size_t *ret_n, struct cs_err *err);
+                    struct cs_star **ret_stars, size_t *ret_n, size_t *ret_elongated, struct cs_err *err);
 
 /* An affine map x' = m[0] x + m[1] y + m[2], y' = m[3] x + m[4] y + m[5]. */
 struct cs_xform {

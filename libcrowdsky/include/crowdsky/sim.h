@@ -5,14 +5,15 @@
  * seen through an alt-az mount (field rotation, drift, tiny scale jitter),
  * with Moffat stars integrated over each pixel, a sky gradient, Poisson +
  * read noise, fixed hot pixels and optionally a satellite trail and a cloudy
- * frame, plus DIR/truth.json:
+ * frame and wind-shaken frames (every star smeared along a short line centred
+ * on its position), plus DIR/truth.json:
  *
  *   { "generator", "version", "seed", "width", "height", "bayer": "GRBG",
  *     "pedestal_adu", "adu_per_electron", "read_noise_adu",
  *     "reference_frame": 0, "reference_file",
  *     "frames": [ { "index", "file", "date_obs", "matrix": [[a,b,c],[d,e,f]],
  *                   "rotation_deg", "scale", "shift": [c,f], "fwhm", "beta",
- *                   "satellite", "cloudy", "sky_adu": [r,g,b] } ],
+ *                   "satellite", "cloudy", "trail_px", "trail_deg", "sky_adu": [r,g,b] } ],
  *     "satellite": null | { "frame", "file", "width_px", "amplitude_adu",
  *                   "frame_line": [[x0,y0],[x1,y1]], "ref_line": [[x0,y0],[x1,y1]] },
  *     "hot_pixels": [ [x, y, amplitude_adu], ... ],   (sensor positions)
@@ -50,6 +51,8 @@ struct cs_sim_params {
         double exptime_s;           /* EXPTIME, default 10 */
         double fwhm_px;             /* mean seeing FWHM in px, default 3.15 */
         double beta;                /* Moffat beta, default 3.0 */
+        int wind_frames;            /* frames shaken by wind (never frame 0), default 0 */
+        double wind_px;             /* their stars' trail length, px (+-20 % per frame), default 6 */
         int threads;                /* worker threads, 0 = online CPUs */
         bool noiseless;             /* write the expected signal, rounded, without
                                      * shot or read noise (for checking tools) */

@@ -130,6 +130,7 @@ struct cs_stack_frame {
         bool registered;
         struct cs_match_result reg; /* valid when registered */
         size_t n_stars;
+        size_t n_elongated;     /* sources set aside as elongated (trailed stars, blends) */
         double fwhm;            /* median FWHM of its stars, px (0 if none) */
         struct cs_frame_stats stats;
         double date_obs;        /* UTC seconds since 1970 (NAN if absent) */

@@ -62,6 +62,7 @@ struct sim_frame {
         double sky[3];
         double ccd_temp;
         bool satellite, cloudy;
+        double trail_px, trail_deg; /* wind shake: trail length and direction (0 = none) */
         long long t_us; /* DATE-OBS, microseconds since the epoch */
         char date_obs[96];
         char file[288];
@@ -219,6 +220,8 @@ struct cs_sim_params cs_sim_params_defaults(void)
         p.exptime_s = 10.0;
         p.fwhm_px = 3.15;
         p.beta = 3.0;
+        p.wind_frames = 0;
+        p.wind_px = 6.0;
         p.threads = 0;
         return p;
 }
@@ -263,6 +266,13 @@ static int check_params(const struct cs_sim_params *p, long long *ret_t0, struct
                 return cs_err_set(err, CS_EINVAL, "FWHM must be in [1, 20] px");
         if (!isfinite(p->beta) || p->beta < 1.5 || p->beta > 10.0)
                 return cs_err_set(err, CS_EINVAL, "Moffat beta must be in [1.5, 10]");
+        if (p->wind_frames < 0 || p->wind_frames > p->frames - 1 ||
+            p->wind_frames + (p->satellite ? 1 : 0) + (p->cloudy ? 1 : 0) > p->frames - 1)
+                return cs_err_set(err, CS_EINVAL,
+                                  "wind-shaken frames must be 0 .. the frames left after frame 0 and the "
+                                  "satellite and cloudy ones");
+        if (!isfinite(p->wind_px) || p->wind_px < 0.5 || p->wind_px > 50.0)
+                return cs_err_set(err, CS_EINVAL, "wind trail length must be in [0.5, 50] px");
         if (p->threads < 0 || p->threads > 256)
                 return cs_err_set(err, CS_EINVAL, "thread count %d out of range", p->threads);
         if (!memchr(p->object, '\0', sizeof p->object) || p->object[0] == '\0')
@@ -366,6 +376,7 @@ static void plan_frames(struct sim_run *run, struct cs__sim_rng *rng, long long 
                         f->sky[ch] = sky_base[ch] * (1.0 + 0.03 * frac) *
                                      (1.0 + 0.004 * cs__sim_rng_normal(rng));
                 f->ccd_temp = 25.0 + 0.75 * frac + 0.125 * (double)cs__sim_rng_below(rng, 3);
+                f->trail_px = f->trail_deg = 0.0;
                 f->satellite = k == run->sat_frame;
                 f->cloudy = k == run->cloudy_frame;
                 if (f->cloudy) {
@@ -379,6 +390,27 @@ static void plan_frames(struct sim_run *run, struct cs__sim_rng *rng, long long 
                 format_iso(f->t_us, f->date_obs, sizeof f->date_obs, stamp, sizeof stamp);
                 snprintf(f->file, sizeof f->file, "Light_%s_%.1fs_IRCUT_%s_%04d.fit", obj,
                          p->exptime_s, stamp, k);
+        }
+        if (p->wind_frames > 0) {
+                /* Wind-shaken frames spread over the run, from a stream of their
+                 * own: every other frame is as without wind. */
+                struct cs__sim_rng wr;
+                int j;
+
+                cs__sim_rng_seed(&wr, p->seed, 4242);
+                for (j = 0; j < p->wind_frames; j++) {
+                        int kk = 1 + (int)((j + 0.5) * (n - 1) / p->wind_frames), tries;
+
+                        for (tries = 0; tries < n; tries++) {
+                                struct sim_frame *g = &run->frames[kk];
+
+                                if (!g->satellite && !g->cloudy && g->trail_px == 0.0)
+                                        break;
+                                kk = kk + 1 < n ? kk + 1 : 1;
+                        }
+                        run->frames[kk].trail_px = p->wind_px * (0.8 + 0.4 * cs__sim_rng_uniform(&wr));
+                        run->frames[kk].trail_deg = 180.0 * cs__sim_rng_uniform(&wr);
+                }
         }
 }
 
@@ -648,6 +680,21 @@ static void render_frame(const struct sim_run *run, int k, float *sig, uint16_t 
                 fl[0] = st->f[0] * trans;
                 fl[1] = st->f[1] * trans;
                 fl[2] = st->f[2] * trans;
+                if (f->trail_px > 0.0) {
+                        /* wind shake: the star smeared evenly along a line centred
+                         * on its position (the centroid stays where the truth says) */
+                        int ns = (int)ceil(f->trail_px / 0.5) + 1, s, ch;
+                        double ux = cos(f->trail_deg * M_PI / 180.0), uy = sin(f->trail_deg * M_PI / 180.0);
+
+                        for (ch = 0; ch < 3; ch++)
+                                fl[ch] /= ns;
+                        for (s = 0; s < ns; s++) {
+                                double t = ((double)s / (ns - 1) - 0.5) * f->trail_px;
+
+                                render_star(sig, w, h, psf, fx + t * ux, fy + t * uy, fl);
+                        }
+                        continue;
+                }
                 render_star(sig, w, h, psf, fx, fy, fl);
         }
 
@@ -898,6 +945,8 @@ static int write_truth(const struct sim_run *run, struct cs_err *err)
                 cJSON_AddNumberToObject(o, "beta", f->beta);
                 cJSON_AddBoolToObject(o, "satellite", f->satellite);
                 cJSON_AddBoolToObject(o, "cloudy", f->cloudy);
+                cJSON_AddNumberToObject(o, "trail_px", round_to(f->trail_px, 1e-3));
+                cJSON_AddNumberToObject(o, "trail_deg", round_to(f->trail_deg, 1e-3));
                 cJSON_AddItemToObject(o, "sky_adu",
                                       json_triple(f->sky[0] + PEDESTAL_ADU,
                                                   f->sky[1] + PEDESTAL_ADU,

@@ -88,7 +88,8 @@ static void gauss_taps(double c0, long n, double s2, double *out)
         }
 }
 
-/* Refines one candidate. Returns 1 and fills *s if it is a star. */
+/* Refines one candidate. Returns 1 and fills *s if it is a star, -1 if it is
+ * elongated (a trail, a blend, a trailed star), 0 if it is no star at all. */
 static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0, float bg,
                   float sig_s, const struct cs_detect_params *p, struct cs_star *s)
 {
@@ -221,8 +222,10 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
                         double disc = sqrt(fmax(tr * tr / 4 - det, 0));
                         double lmax = tr / 2 + disc, lmin = tr / 2 - disc;
 
-                        if (!(lmax > 0) || lmin < 0.6 * lmax)
+                        if (!(lmax > 0))
                                 return 0;
+                        if (lmin < 0.6 * lmax)
+                                return -1;
                 }
                 if (!(mxx > 0 && myy > 0) || mxx >= 0.9 * sigw * sigw || myy >= 0.9 * sigw * sigw) {
                         if (round == 1)
@@ -336,9 +339,9 @@ static int refine(const uint16_t *raw, size_t w, size_t h, double x0, double y0,
 }
 
 int cs_detect_stars(const uint16_t *raw, size_t w, size_t h, const struct cs_detect_params *p,
-                    struct cs_star **ret_stars, size_t *ret_n, struct cs_err *err)
+                    struct cs_star **ret_stars, size_t *ret_n, size_t *ret_elongated, struct cs_err *err)
 {
-        size_t bw = w / 2, bh = h / 2, t, gx, gy, i, j, k, ncand = 0, capcand, nstars = 0;
+        size_t bw = w / 2, bh = h / 2, t, gx, gy, i, j, k, ncand = 0, capcand, nstars = 0, nelong = 0;
         float *img = NULL, *bgmap = NULL, *tmed = NULL, *tsig = NULL, *buf = NULL;
         struct cand *cand = NULL;
         struct cs_star *stars = NULL;
@@ -494,9 +497,17 @@ int cs_detect_stars(const uint16_t *raw, size_t w, size_t h, const struct cs_det
                         ti = gx - 1;
                 if (tj >= gy)
                         tj = gy - 1;
-                if (refine(raw, w, h, 2.0 * (double)cand[k].i + 0.5, 2.0 * (double)cand[k].j + 0.5, bg,
-                           tsig[tj * gx + ti], p, &s))
+                switch (refine(raw, w, h, 2.0 * (double)cand[k].i + 0.5, 2.0 * (double)cand[k].j + 0.5, bg,
+                               tsig[tj * gx + ti], p, &s)) {
+                case 1:
                         stars[nstars++] = s;
+                        break;
+                case -1:
+                        nelong++;
+                        break;
+                default:
+                        break;
+                }
         }
         qsort(stars, nstars, sizeof *stars, star_cmp);
         /* blends and double detections: keep the brighter of two close ones */
@@ -521,6 +532,8 @@ int cs_detect_stars(const uint16_t *raw, size_t w, size_t h, const struct cs_det
         }
         *ret_stars = stars;
         *ret_n = nstars;
+        if (ret_elongated)
+                *ret_elongated = nelong;
         stars = NULL;
 out:
         free(img);

@@ -192,6 +192,7 @@ char *cs_stack_report_json(const struct cs_stack_result *r)
         cJSON *doc = cJSON_CreateObject(), *frames, *tm;
         char *out = NULL;
         size_t i;
+        double wmax = 0;
         static const char *tnames[CS_STACK_T_COUNT] = {
                 "read_detect", "hot_pixels", "align", "stack", "write_fits", "thumbnail", "total",
                 "cpu_read", "cpu_debayer", "cpu_resample", "cpu_combine",
@@ -199,6 +200,9 @@ char *cs_stack_report_json(const struct cs_stack_result *r)
 
         if (!doc)
                 return NULL;
+        for (i = 0; i < r->n; i++)
+                if (r->frames[i].used && r->frames[i].weight > wmax)
+                        wmax = r->frames[i].weight;
         cJSON_AddStringToObject(doc, "reference", r->n ? r->frames[r->reference].file : "");
         frames = cJSON_AddArrayToObject(doc, "frames");
         for (i = 0; i < r->n; i++) {
@@ -235,7 +239,12 @@ char *cs_stack_report_json(const struct cs_stack_result *r)
                         cJSON_AddNumberToObject(o, "matched_stars", 0);
                 }
                 cJSON_AddNumberToObject(o, "stars", (double)f->n_stars);
+                cJSON_AddNumberToObject(o, "elongated", (double)f->n_elongated);
                 cJSON_AddNumberToObject(o, "fwhm", round_to(f->fwhm, 1e-4));
+                /* its say in the mean against the frame that counts most (green);
+                 * 1 for every used frame when the mean is unweighted */
+                cJSON_AddNumberToObject(o, "weight",
+                                        !f->used ? 0.0 : wmax > 0 ? round_to(f->weight / wmax, 1e-4) : 1.0);
                 cJSON_AddItemToObject(o, "date_obs", f->date_obs_str[0] ? cJSON_CreateString(f->date_obs_str) : cJSON_CreateNull());
                 cJSON_AddNumberToObject(o, "exptime", f->exptime);
                 {

@@ -60,6 +60,7 @@ struct frame {
         struct cs__frame_hdr hdr;
         struct cs_star *stars;
         size_t nstars;
+        size_t nelong;          /* elongated sources the detector set aside */
         struct cs_xform inv;    /* reference pixel -> this frame's pixel */
         float add[3], mul[3];
 };
@@ -190,7 +191,7 @@ static void *pass1_thread(void *arg)
                  * over the set finds them as well as all of them would */
                 if (counts && k % rn->hot_stride == 0)
                         cs_hotpix_scan(raw, rn->w, rn->h, rn->cfa, &sf->stats, rn->p->hotpix_kappa, counts);
-                r = cs_detect_stars(raw, rn->w, rn->h, &rn->p->detect, &f->stars, &f->nstars, &e);
+                r = cs_detect_stars(raw, rn->w, rn->h, &rn->p->detect, &f->stars, &f->nstars, &f->nelong, &e);
                 if (r < 0) {
                         set_error(rn, &e);
                         break;
@@ -241,7 +242,13 @@ static void *align_thread(void *arg)
                 } else {
                         r = cs_align_match(rn->fr[k].stars, rn->fr[k].nstars, rn->fr[ref].stars,
                                            rn->fr[ref].nstars, &rn->p->match, &sf->reg, &e);
-                        if (r == CS_ENOTFOUND) {
+                        if (r == CS_ENOTFOUND && rn->fr[k].nelong >= 10 && rn->fr[k].nelong > rn->fr[k].nstars) {
+                                /* the stars are there, smeared: say what happened */
+                                snprintf(sf->reason, sizeof sf->reason,
+                                         "not registered: trailed stars (%zu elongated, %zu round): wind shake "
+                                         "or a tracking error",
+                                         rn->fr[k].nelong, rn->fr[k].nstars);
+                        } else if (r == CS_ENOTFOUND) {
                                 snprintf(sf->reason, sizeof sf->reason, "not registered: %.200s", e.msg);
                         } else if (r < 0) {
                                 set_error(rn, &e);
@@ -806,7 +813,7 @@ static double measure_stack_fwhm(const struct cs_stack_result *res)
         }
         cs_detect_params_default(&p);
         p.saturation = 65000;
-        if (cs_detect_stars(lum, res->width, res->height, &p, &st, &n, NULL) == CS_OK && n >= 3)
+        if (cs_detect_stars(lum, res->width, res->height, &p, &st, &n, NULL, NULL) == CS_OK && n >= 3)
                 r = median_fwhm(st, n);
         free(st);
         free(lum);
@@ -1000,6 +1007,7 @@ int cs_stack_run(const struct cs_stack_params *params, const char *const *files,
         res.n_hot_pixels = nhot;
         for (i = 0; i < n; i++) {
                 res.frames[i].n_stars = rn.fr[i].nstars;
+                res.frames[i].n_elongated = rn.fr[i].nelong;
                 res.frames[i].fwhm = median_fwhm(rn.fr[i].stars, rn.fr[i].nstars);
         }
         res.timings[CS_STACK_T_HOTPIX] = cs__now() - t0;
