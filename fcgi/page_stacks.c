@@ -8,9 +8,12 @@
  * stack was made with scrub_location=1 (the file then carries no observing
  * site). SITELAT/SITELONG are never selected here. A stack that is not the
  * user's and not published is "not found" (no oracle). */
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "crowdsky/alloc.h"
 #include "handlers.h"
 #include "html.h"
 #include "pages.h"
@@ -113,11 +116,33 @@ static int load_visible(struct cs_req *req, int64_t id, struct cs_db_rows **ret)
         return CS_OK;
 }
 
-/* The rejected frames of the stacking report, as a list (owner only: the
- * report names the user's files). */
-static void report_rejections(struct cs_buf *page, const char *report)
+/* One frame of the stacking report, for the frame table. */
+struct frame_row {
+        const char *date;   /* ISO 8601, or NULL */
+        double fwhm, weight;
+        double stars;
+        bool used;
+        const char *why;
+};
+
+static int cmp_frame_date(const void *a, const void *b)
 {
-        cJSON *doc = report ? cJSON_Parse(report) : NULL;
+        const struct frame_row *x = a, *y = b;
+
+        return strcmp(x->date ? x->date : "", y->date ? y->date : "");
+}
+
+static double num_or(const cJSON *o, const char *key, double dflt)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+        return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+/* The rejected frames of the stacking report and why (owner only: the report
+ * names the user's files). */
+static void report_rejections(struct cs_buf *page, const cJSON *doc)
+{
         const cJSON *frames = cJSON_GetObjectItemCaseSensitive(doc, "frames"), *f;
         int n = 0;
 
@@ -128,6 +153,7 @@ static void report_rejections(struct cs_buf *page, const char *report)
                 const cJSON *why = cJSON_GetObjectItemCaseSensitive(f, "reason");
                 const cJSON *date = cJSON_GetObjectItemCaseSensitive(f, "date_obs");
                 const char *base;
+
                 if (cJSON_IsTrue(used))
                         continue;
                 if (n++ == 0)
@@ -145,7 +171,62 @@ static void report_rejections(struct cs_buf *page, const char *report)
         }
         if (n)
                 cs_html(page, "</ul></details>");
-        cJSON_Delete(doc);
+}
+
+/* Every frame of the stacking report in time order, with its FWHM, stars and
+ * its say in the mean (weight against the frame that counts most): which part
+ * of the night was steady (owner only, as the report). */
+#define FRAME_TABLE_MAX 2000
+static void report_frame_table(struct cs_buf *page, const cJSON *doc)
+{
+        const cJSON *frames = cJSON_GetObjectItemCaseSensitive(doc, "frames"), *f;
+        struct frame_row *rows;
+        int n = 0, k, total = cJSON_GetArraySize(frames);
+
+        if (total <= 0)
+                return;
+        rows = cs_xcalloc((size_t)(total < FRAME_TABLE_MAX ? total : FRAME_TABLE_MAX), sizeof *rows);
+        cJSON_ArrayForEach(f, frames)
+        {
+                const cJSON *why = cJSON_GetObjectItemCaseSensitive(f, "reason");
+                const cJSON *date = cJSON_GetObjectItemCaseSensitive(f, "date_obs");
+                struct frame_row *r;
+
+                if (n == FRAME_TABLE_MAX)
+                        break;
+                r = &rows[n++];
+                r->date = cJSON_IsString(date) && strlen(date->valuestring) >= 19 ? date->valuestring : NULL;
+                r->used = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "used"));
+                r->fwhm = num_or(f, "fwhm", 0);
+                r->stars = num_or(f, "stars", 0);
+                r->weight = num_or(f, "weight", r->used ? 1 : 0);
+                r->why = cJSON_IsString(why) ? why->valuestring : "left out";
+        }
+        qsort(rows, (size_t)n, sizeof *rows, cmp_frame_date);
+        cs_html(page, "<details class=\"frames card\"><summary>Every frame (%d)</summary><div class=\"tablewrap\">"
+                      "<table class=\"list frames\"><thead><tr><th>Time (UTC)</th><th>FWHM</th><th>Stars</th>"
+                      "<th>Weight</th><th>Status</th></tr></thead><tbody>",
+                total);
+        for (k = 0; k < n; k++) {
+                const struct frame_row *r = &rows[k];
+                int pct = (int)(100.0 * (r->weight < 0 ? 0 : r->weight > 1 ? 1 : r->weight) + 0.5);
+                char t[9] = "—";
+
+                if (r->date)
+                        snprintf(t, sizeof t, "%.8s", r->date + 11);
+                cs_html(page, "<tr%r><td>%s</td>", r->used ? "" : " class=\"out\"", t);
+                if (r->fwhm > 0)
+                        cs_html(page, "<td>%.2f px</td>", r->fwhm);
+                else
+                        cs_html(page, "<td>—</td>");
+                cs_html(page, "<td>%.0f</td><td><span class=\"wbar\"><span class=\"w%d\"></span></span> %d %%</td>"
+                              "<td>%s</td></tr>",
+                        r->stars, pct / 10 * 10, pct, r->used ? "used" : r->why);
+        }
+        if (total > n)
+                cs_html(page, "<tr><td colspan=\"5\">… and %d more</td></tr>", total - n);
+        cs_html(page, "</tbody></table></div></details>");
+        free(rows);
 }
 
 int page_stack(struct cs_req *req)
@@ -157,6 +238,7 @@ int page_stack(struct cs_req *req)
         bool own, has_thumb, fits_ok;
         long long nin, nused;
         char span[40], expo[32], size[32], ra[32], dec[32];
+        cJSON *rep;
         int r;
 
         if (!id)
@@ -178,6 +260,7 @@ int page_stack(struct cs_req *req)
                        sizeof span);
         cs_fmt_bytes((double)cs_db_rows_i64(rows, 0, C_SIZE), size, sizeof size);
 
+        rep = own && !cs_db_rows_isnull(rows, 0, C_REPORT) ? cJSON_Parse(cs_db_rows_str(rows, 0, C_REPORT)) : NULL;
         cs_page_begin(&page, req, title, own ? "stacks" : NULL, NULL);
         cs_html(&page, "<p class=\"crumbs\">%r</p><div class=\"head-row\"><h1>%s</h1>",
                 own ? "<a href=\"/stacks\">My stacks</a> ›" : "<a href=\"/\">Published stacks</a> ›", title);
@@ -213,7 +296,7 @@ int page_stack(struct cs_req *req)
         cs_html(&page, "<dt>Observer</dt><dd>%s</dd><dt>Stacked</dt><dd>%s UTC</dd></dl>",
                 cs_db_rows_str(rows, 0, C_OWNER), cs_db_rows_str(rows, 0, C_CREATED));
         if (own)
-                report_rejections(&page, cs_db_rows_str(rows, 0, C_REPORT));
+                report_rejections(&page, rep);
         cs_html(&page, "<p class=\"downloads\">");
         if (fits_ok)
                 cs_html(&page, "<a class=\"button primary\" href=\"/stack/fits?id=%lld\" download>Download FITS "
@@ -238,6 +321,9 @@ int page_stack(struct cs_req *req)
                               "observing site stays hidden.");
         }
         cs_html(&page, "</div></div>");
+        if (rep)
+                report_frame_table(&page, rep);
+        cJSON_Delete(rep);
         cs_db_rows_free(rows);
         cs_page_end(&page);
         return cs_page_send(req, 200, &page);

@@ -240,6 +240,10 @@ async function main() {
           /FWHM/.test(meta) && /2025-03-27 01:2\d:\d\d → 01:2\d:\d\d/.test(meta),
           'the stack page shows target, time span, frames used/rejected (' + fr[1] + '/' + fr[2] + '), exposure, FWHM: ' + meta.replace(/\s+/g, ' ').slice(0, 300));
     if (+fr[2] > 0) check(await page.isVisible('details.rejects'), 'the owner sees why frames were rejected');
+    await page.click('details.frames summary');
+    const rowsShown = await page.locator('details.frames tbody tr').count();
+    check(rowsShown === 20 && await page.isVisible('details.frames .wbar'),
+          'the owner opens the table of every frame, with a weight bar (' + rowsShown + ' rows)');
     check(!/SITELAT|SITELONG/i.test(await page.content()), 'no site keywords on the stack page');
     await waitFor(page, () => { const i = document.querySelector('.preview img'); return i && i.complete && i.naturalWidth > 0; });
     await shot(page, '10-stack');

@@ -159,6 +159,11 @@ for p in ("/", "/upload", "/stacks", "/skymap", "/account", "/stack?id=%d" % s1,
     check("<img src=x" not in b, "A's %s shows the hostile OBJECT escaped" % p)
     for v in SITE:
         check(v not in b, "A's %s never shows the site value %s" % (p, v))
+page = a.get("/stack?id=%d" % s1).body.decode()
+m = re.search(r'<details class="frames card"><summary>Every frame \((\d+)\)</summary>(.*?)</details>', page, re.S)
+check(m is not None and int(m.group(1)) >= 1 and m.group(2).count("<tr") == int(m.group(1)) + 1 and
+      " px</td>" in m.group(2) and "%</td>" in m.group(2),
+      "A's stack page lists every frame with its FWHM, stars and weight")
 r = a.get("/stack/fits?id=%d" % s1)
 check(r.status == 200 and r.body[:9] == b"SIMPLE  =" and
       re.match(r'attachment; filename="[0-9A-Za-z._+-]+\.fits"', r.header("Content-Disposition") or ""),
@@ -208,6 +213,7 @@ for who, c in (("B", b), ("a visitor", anon)):
     check(page.status == 200, "%s sees A's published stack page" % who)
     check(b"form method=\"post\" action=\"/stack/publish\"" not in page.body, "%s gets no publish toggle" % who)
     check(b"Rejected frames" not in page.body, "%s does not see A's file names" % who)
+    check(b"Every frame" not in page.body, "%s does not see A's frame table" % who)
     check(c.get("/stack/thumb?id=%d" % s1).status == 200, "%s sees the preview" % who)
     r = c.get("/stack/fits?id=%d" % s1)
     check(r.status == 200 and b"SITELAT" not in r.body[:2880 * 4] and b"SITELONG" not in r.body[:2880 * 4],
