@@ -72,6 +72,16 @@ CS_TEST(errors)
         CS_ASSERT_EQ(cs_err_set(NULL, CS_EIO, "ignored"), CS_EIO);
 }
 
+/* Replaces the file at path with text. */
+static void write_text(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "w");
+
+        CS_ASSERT(f != NULL);
+        fputs(text, f);
+        fclose(f);
+}
+
 CS_TEST(config_file_and_env)
 {
         struct cs_config c;
@@ -93,21 +103,15 @@ CS_TEST(config_file_and_env)
         CS_ASSERT_EQ(c.buffer_quota_bytes, 50000000000LL);
         unsetenv("CROWDSKY_FCGI_THREADS");
 
-        f = fopen(path, "w");
-        fprintf(f, "no_such_key = 1\n");
-        fclose(f);
+        write_text(path, "no_such_key = 1\n");
         CS_ASSERT_EQ(cs_config_load(path, &c, &e), CS_EINVAL);
         CS_ASSERT(strstr(e.msg, "no_such_key") != NULL);
         CS_ASSERT(strstr(e.msg, ":1") != NULL);
-        f = fopen(path, "w");
-        fprintf(f, "db_port = abc\n");
-        fclose(f);
+        write_text(path, "db_port = abc\n");
         CS_ASSERT_EQ(cs_config_load(path, &c, &e), CS_EINVAL);
         /* frame selection: numbers in range; a width limit under 1 is refused */
         CS_ASSERT(c.stack_max_fwhm_ratio == 0 && c.stack_min_stars_ratio == 0);
-        f = fopen(path, "w");
-        fprintf(f, "stack_max_fwhm_ratio = 1.5\nstack_min_stars_ratio = 0.4\n");
-        fclose(f);
+        write_text(path, "stack_max_fwhm_ratio = 1.5\nstack_min_stars_ratio = 0.4\n");
         CS_ASSERT_OK(cs_config_load(path, &c, &e));
         CS_ASSERT(c.stack_max_fwhm_ratio == 1.5 && c.stack_min_stars_ratio == 0.4);
         setenv("CROWDSKY_STACK_MAX_FWHM_RATIO", "0.5", 1);
@@ -117,14 +121,10 @@ CS_TEST(config_file_and_env)
         CS_ASSERT_OK(cs_config_load(path, &c, &e));
         CS_ASSERT(c.stack_max_fwhm_ratio == 2.0);
         unsetenv("CROWDSKY_STACK_MAX_FWHM_RATIO");
-        f = fopen(path, "w");
-        fprintf(f, "stack_min_stars_ratio = 1.5\n");
-        fclose(f);
+        write_text(path, "stack_min_stars_ratio = 1.5\n");
         CS_ASSERT_EQ(cs_config_load(path, &c, &e), CS_EINVAL);
         CS_ASSERT(strstr(e.msg, "[0, 1]") != NULL);
-        f = fopen(path, "w");
-        fprintf(f, "stack_min_stars_ratio = nan\n");
-        fclose(f);
+        write_text(path, "stack_min_stars_ratio = nan\n");
         CS_ASSERT_EQ(cs_config_load(path, &c, &e), CS_EINVAL);
         unlink(path);
         CS_ASSERT_EQ(cs_config_load("/nonexistent/crowdsky.conf", &c, &e), CS_EIO);
