@@ -8,7 +8,12 @@
  * SHA-256 is computed; no per-byte work besides the boundary search. Only when
  * the whole file is valid is its raw_files row inserted and the file renamed
  * to <buffer_dir>/sess_<token>/<file_id>.fit. Any refusal removes the
- * temporary file, so nothing of a refused file is kept. */
+ * temporary file, so nothing of a refused file is kept.
+ *
+ * Finalize takes session_token, and optionally scrub_location (0/1),
+ * overwrite (0/1, scripts) and max_fwhm_ratio (0 = stack every frame, or 1 to
+ * 100: leave out frames whose stars are wider than that times the chunk's
+ * median frame's), which goes to each job's params for its worker. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -323,7 +328,7 @@ struct fin_group {
 /* The transaction: group the session's unassigned files, create one job per
  * group (or skip it), assign the files, close the session. */
 static int finalize_tx(struct cs_req *req, struct cs_db *db, const char *token, bool api, int scrub,
-                       int overwrite, struct fin_group **ret_groups, size_t *ret_ng,
+                       int overwrite, const char *params, struct fin_group **ret_groups, size_t *ret_ng,
                        int64_t **ret_skip_ids, size_t *ret_nskip)
 {
         struct upsession s;
@@ -412,11 +417,12 @@ static int finalize_tx(struct cs_req *req, struct cs_db *db, const char *token, 
                                 CS_DB_I64(req->user_id), CS_DB_I64(s.id), CS_DB_STR(g->key),
                                 g->object[0] ? CS_DB_STR(g->object) : CS_DB_NULL, CS_DB_I64(g->n),
                                 CS_DB_BOOL(scrub), CS_DB_BOOL(overwrite), CS_DB_I64(req->app->cfg.max_attempts),
+                                params ? CS_DB_STR(params) : CS_DB_NULL,
                         };
                         r = cs_db_exec(db,
                                        "INSERT INTO stacking_jobs (user_id, kind, session_id, chunk_key, object_name, "
-                                       "frame_count, scrub_location, overwrite, max_attempts) "
-                                       "VALUES (?, 'stack', ?, ?, ?, ?, ?, ?, ?)",
+                                       "frame_count, scrub_location, overwrite, max_attempts, params) "
+                                       "VALUES (?, 'stack', ?, ?, ?, ?, ?, ?, ?, ?)",
                                        p, CS_DB_N(p), NULL, &jid, &req->err);
                 }
                 g->job_id = (int64_t)jid;
@@ -476,6 +482,8 @@ static int do_finalize(struct cs_req *req, bool api)
         const char *token = cs_req_value(req, "session_token");
         const char *scrub_s = cs_req_value(req, "scrub_location");
         const char *over_s = cs_req_value(req, "overwrite");
+        const char *ratio_s = cs_req_value(req, "max_fwhm_ratio");
+        char params[64], *pj = NULL;
         struct fin_group *groups = NULL;
         int64_t *skip_ids = NULL;
         size_t i, ng = 0, nskip = 0;
@@ -488,6 +496,19 @@ static int do_finalize(struct cs_req *req, bool api)
         if ((scrub_s && strcmp(scrub_s, "0") && strcmp(scrub_s, "1")) ||
             (over_s && strcmp(over_s, "0") && strcmp(over_s, "1")))
                 return cs_reply_error(req, 400, "scrub_location and overwrite must be 0 or 1");
+        if (ratio_s && *ratio_s) {
+                /* frame selection for the stacks of this upload: leave out frames
+                 * whose stars are wider than this times the chunk's median */
+                double ratio;
+
+                if (cs_parse_f64_c(ratio_s, &ratio) < 0 || !(ratio == 0 || (ratio >= 1 && ratio <= 100)))
+                        return cs_reply_error(req, 400, "max_fwhm_ratio must be 0 (stack every frame) or a number "
+                                                        "from 1 to 100");
+                if (ratio > 0) {
+                        snprintf(params, sizeof params, "{\"max_fwhm_ratio\":%.4g}", ratio);
+                        pj = params;
+                }
+        }
         db = cs_req_db(req);
         if (!db)
                 return CS_EDB;
@@ -503,7 +524,7 @@ static int do_finalize(struct cs_req *req, bool api)
         /* the browser re-uploading a night means "replace"; scripts choose */
         overwrite = api ? (over_s && over_s[0] == '1') : 1;
         for (attempt = 0;; attempt++) {
-                r = finalize_tx(req, db, token, api, scrub, overwrite, &groups, &ng, &skip_ids, &nskip);
+                r = finalize_tx(req, db, token, api, scrub, overwrite, pj, &groups, &ng, &skip_ids, &nskip);
                 if (r == CS_ECONFLICT && cs_db_retryable(db) && attempt < 3)
                         continue;
                 break;

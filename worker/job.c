@@ -334,6 +334,13 @@ static int stack_raws(struct job *j, cJSON *meta, bool *ret_retryable, struct cs
         p.scrub_location = j->scrub;
         p.max_fwhm_ratio = j->ctx->cfg->stack_max_fwhm_ratio;
         p.min_stars_ratio = j->ctx->cfg->stack_min_stars_ratio;
+        {
+                /* the uploader's choice for this job wins over the worker's default */
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(j->params, "max_fwhm_ratio");
+
+                if (cJSON_IsNumber(v) && (v->valuedouble == 0 || (v->valuedouble >= 1 && v->valuedouble <= 100)))
+                        p.max_fwhm_ratio = v->valuedouble;
+        }
         p.progress = on_stack_progress;
         p.progress_ctx = j;
         p.cancel = &j->cancel;

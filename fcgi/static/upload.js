@@ -255,7 +255,10 @@
   btnFinal.addEventListener('click', function () {
     btnFinal.disabled = true;
     CS.showError(errBox, '');
-    CS.post('/finalize', { session_token: session }).then(function (res) {
+    var fields = { session_token: session };
+    var sel = document.getElementById('selection');
+    if (sel && sel.value) fields.max_fwhm_ratio = sel.value;
+    CS.post('/finalize', fields).then(function (res) {
       if (res.status !== 200) { CS.showError(errBox, 'Finalize failed: ' + CS.errorText(res.data, res.status)); summary(); return; }
       finalized = true;
       var jobs = res.data.jobs || [];

@@ -198,7 +198,11 @@ async function main() {
 
     // ---- finalize -> jobs ----
     check(await page.isEnabled('#finalize'), 'finalize is enabled once uploads are done');
+    // frame selection: leave out soft or trailed frames (none among these: all 20 stay)
+    await page.selectOption('#selection', '1.3');
+    const finReq = page.waitForRequest(r => r.url().endsWith('/finalize') && r.method() === 'POST');
     await page.click('#finalize');
+    check(/max_fwhm_ratio=1\.3/.test((await finReq).postData() || ''), 'finalize sends the chosen frame selection');
     await page.waitForSelector('#to-jobs');
     const resultText = await page.textContent('#result');
     check(/Finalized: 1 job/.test(resultText) && /20 frames/.test(resultText), 'finalize made one job of 20 frames: ' + resultText.slice(0, 80));

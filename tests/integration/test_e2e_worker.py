@@ -167,6 +167,29 @@ try:
     mine = r.json() if r.status == 200 else []
     check(sorted(s["chunk_key"] for s in mine) == sorted(fin.get("chunks", [])), "my_stacks lists the 3 stacks")
 
+    # ---- frame selection chosen at upload: only frames up to the median width ----
+    sim4 = simulate(os.path.join(tmp, "sim4"), 4, start="2025-04-02T23:01:00", seed=44, width=480, height=360,
+                    stars=250)
+    check(sim4 is not None and len(sim4) == 4, "simulate the selection chunk")
+    token4, r4 = script_upload(api, sim4 or [], max_fwhm_ratio="1.0")
+    fin4 = r4.json() if r4.status == 200 else {}
+    check(fin4.get("jobs") == 1, "finalize with max_fwhm_ratio=1.0: one job: %r" % r4)
+    if w.poll() is not None:
+        w = start_worker(wdir)
+    states = wait_jobs(fin4.get("job_ids", []), 240)
+    check(states and all(s == "completed" for s, _ in states.values()), "the selection job completed: %r" % states)
+    for key in fin4.get("chunks", []):
+        st = check_stack(api, key, token4, "selection " + key)
+        if st:
+            # the 2 frames wider than the median, unless one is the reference (never left out)
+            check(st["n_in"] == 4 and st["n_aligned"] in (2, 3),
+                  "max_fwhm_ratio=1.0: the frames wider than the median are left out (%d of 4 used)"
+                  % st["n_aligned"])
+            rep = sql("SELECT report FROM stacked_frames s JOIN users u ON u.id = s.user_id "
+                      "WHERE u.username = '%s' AND s.chunk_key = '%s'" % (name, key))
+            check(rep and rep[0][0].count("soft or trailed stars") == 4 - st["n_aligned"],
+                  "the report says why for each of them")
+
     # ---- the 12 real M 94 frames: one job, one stack ----
     real = real_frames("m94-s50-2025-03-27")
     check(len(real) == 12, "12 real M 94 frames")

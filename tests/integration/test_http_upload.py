@@ -11,7 +11,7 @@ import threading
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cstest import (Client, check, chunk_key, done, fits_header, fits_set_card, mean_pointing,  # noqa: E402
-                    new_user, read_conf, real_frames, simulate, skip_unless_stack)
+                    new_user, read_conf, real_frames, simulate, skip_unless_stack, sql)
 
 skip_unless_stack()
 conf = read_conf()
@@ -71,8 +71,17 @@ else:
         check(ok, "simulated frame %s -> %r" % (os.path.basename(f), r.json() if r.status == 200 else r))
         keys.append(r.json().get("chunk_key") if r.status == 200 else None)
         pts.append((t, ra, dec))
-    r = c.post_form("/finalize", {"session_token": tok})
+    # frame selection: a ratio below 1 would leave out the median frame itself
+    for bad in ("0.5", "abc", "101", "-1"):
+        r = c.post_form("/finalize", {"session_token": tok, "max_fwhm_ratio": bad})
+        check(r.status == 400 and "max_fwhm_ratio" in r.json().get("error", ""),
+              "finalize with max_fwhm_ratio=%s: 400 with the reason: %r" % (bad, r))
+    r = c.post_form("/finalize", {"session_token": tok, "max_fwhm_ratio": "1.3"})
     jobs = r.json().get("jobs") if r.status == 200 else None
+    if jobs:
+        got = sql("SELECT COALESCE(params, '') FROM stacking_jobs WHERE id = %d" % int(jobs[0]["job_id"])).strip()
+        check(got.replace(" ", "") == '{"max_fwhm_ratio":1.3}',
+              "the job keeps the upload's frame selection for its worker: %r" % got)
     ra, dec = mean_pointing([(p[1], p[2]) for p in pts])
     want = chunk_key(pts[0][0], ra, dec)
     check(jobs is not None and len(jobs) == 1 and jobs[0]["n_files"] == len(sim) and jobs[0]["chunk_key"] == want,
