@@ -30,6 +30,7 @@
 #include "crowdsky/log.h"
 #include "crowdsky/multipart.h"
 #include "crowdsky/rand.h"
+#include "crowdsky/stack.h"
 
 int cs_raw_path(const struct cs_config *cfg, const char *token, int64_t file_id, char *out,
                 size_t outsz)
@@ -501,7 +502,7 @@ static int do_finalize(struct cs_req *req, bool api)
                  * whose stars are wider than this times the chunk's median */
                 double ratio;
 
-                if (cs_parse_f64_c(ratio_s, &ratio) < 0 || !(ratio == 0 || (ratio >= 1 && ratio <= 100)))
+                if (cs_parse_f64_c(ratio_s, &ratio) < 0 || !cs_stack_fwhm_ratio_valid(ratio))
                         return cs_reply_error(req, 400, "max_fwhm_ratio must be 0 (stack every frame) or a number "
                                                         "from 1 to 100");
                 if (ratio > 0) {

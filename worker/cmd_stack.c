@@ -42,9 +42,9 @@ static void usage(FILE *f)
                 "                         affine where an F-test on the star pairs prefers it)\n"
                 "  --norm none|add|addscale  background normalisation (default add)\n"
                 "  --max-fwhm-ratio R     leave out frames whose stars are wider than R times the\n"
-                "                         median frame's (trailed, soft; default 1.5, 0 = keep all)\n"
+                "                         median frame's (trailed, soft; default 0 = keep all)\n"
                 "  --min-stars-ratio R    leave out frames with fewer stars than R times the median\n"
-                "                         frame's (cloud, haze; default 0.5, 0 = keep all)\n"
+                "                         frame's (cloud, haze; default 0 = keep all)\n"
                 "  --no-hot-pixels        do not detect and mend hot pixels\n"
                 "  --keep-location        keep SITELAT/SITELONG (default: scrubbed)\n"
                 "  --progress             print progress lines to stderr\n");
@@ -148,7 +148,7 @@ int cmd_stack(int argc, char **argv)
                                 rc = 2;
                                 goto out;
                         }
-                        if (v > 0 && v < 1) {
+                        if (!cs_stack_fwhm_ratio_valid(v)) {
                                 fprintf(stderr, "crowdsky-worker stack: --max-fwhm-ratio: %g would leave out the "
                                         "median frame itself (0 = off, or at least 1)\n", v);
                                 rc = 2;

@@ -338,7 +338,7 @@ static int stack_raws(struct job *j, cJSON *meta, bool *ret_retryable, struct cs
                 /* the uploader's choice for this job wins over the worker's default */
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(j->params, "max_fwhm_ratio");
 
-                if (cJSON_IsNumber(v) && (v->valuedouble == 0 || (v->valuedouble >= 1 && v->valuedouble <= 100)))
+                if (cJSON_IsNumber(v) && cs_stack_fwhm_ratio_valid(v->valuedouble))
                         p.max_fwhm_ratio = v->valuedouble;
         }
         p.progress = on_stack_progress;

@@ -123,6 +123,14 @@ struct cs_stack_params {
 
 void cs_stack_params_default(struct cs_stack_params *p);
 
+/* Whether r may be a max_fwhm_ratio: 0 (off) or 1 to 100 (below 1 the median
+ * frame itself would be left out). The command line, the upload's finalize
+ * and the worker's job params all ask this. */
+static inline bool cs_stack_fwhm_ratio_valid(double r)
+{
+        return r == 0 || (r >= 1 && r <= 100);
+}
+
 struct cs_stack_frame {
         char *file;             /* copy of the path */
         bool used;

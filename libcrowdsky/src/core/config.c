@@ -17,7 +17,7 @@ struct key {
         enum kind kind;
         size_t off;
         size_t size; /* for K_STR */
-        double lo, hi; /* for K_F64: the accepted range */
+        double lo, hi; /* for K_F64: 0 (off) or a number in [lo, hi] */
 };
 
 #define S(f) { #f, K_STR, offsetof(struct cs_config, f), sizeof(((struct cs_config *)0)->f), 0, 0 }
@@ -36,7 +36,7 @@ static const struct key keys[] = {
         S(webdav_url), S(webdav_user), S(webdav_password),
         S(api_url), S(worker_token), S(scratch_dir), I(worker_threads),
         I(poll_interval_seconds), I(poll_max_seconds),
-        D(stack_max_fwhm_ratio, 0, 100), D(stack_min_stars_ratio, 0, 1),
+        D(stack_max_fwhm_ratio, 1, 100), D(stack_min_stars_ratio, 0, 1),
         S(log_level),
 };
 
@@ -120,12 +120,12 @@ int cs_config_set(struct cs_config *cfg, const char *name, const char *value, st
         case K_F64: {
                 double d;
 
-                if (cs_parse_f64_c(value, &d) < 0 || d < k->lo || d > k->hi)
-                        return cs_err_set(err, CS_EINVAL, "'%s' must be a number in [%g, %g], not '%s'", name, k->lo,
-                                          k->hi, value);
-                /* a width limit below the median frame's would leave out most of the chunk */
-                if (!strcmp(name, "stack_max_fwhm_ratio") && d > 0 && d < 1)
-                        return cs_err_set(err, CS_EINVAL, "'%s' must be 0 (off) or at least 1, not '%s'", name, value);
+                if (cs_parse_f64_c(value, &d) < 0 || !(d >= 0 && d <= k->hi))
+                        return cs_err_set(err, CS_EINVAL, "'%s' must be a number in [%g, %g], not '%s'", name,
+                                          k->lo > 0 ? 0.0 : k->lo, k->hi, value);
+                if (d > 0 && d < k->lo)
+                        return cs_err_set(err, CS_EINVAL, "'%s' must be 0 (off) or at least %g, not '%s'", name, k->lo,
+                                          value);
                 *(double *)field = d;
                 return CS_OK;
         }

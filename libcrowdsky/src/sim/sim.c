@@ -266,8 +266,7 @@ static int check_params(const struct cs_sim_params *p, long long *ret_t0, struct
                 return cs_err_set(err, CS_EINVAL, "FWHM must be in [1, 20] px");
         if (!isfinite(p->beta) || p->beta < 1.5 || p->beta > 10.0)
                 return cs_err_set(err, CS_EINVAL, "Moffat beta must be in [1.5, 10]");
-        if (p->wind_frames < 0 || p->wind_frames > p->frames - 1 ||
-            p->wind_frames + (p->satellite ? 1 : 0) + (p->cloudy ? 1 : 0) > p->frames - 1)
+        if (p->wind_frames < 0 || p->wind_frames + (p->satellite ? 1 : 0) + (p->cloudy ? 1 : 0) > p->frames - 1)
                 return cs_err_set(err, CS_EINVAL,
                                   "wind-shaken frames must be 0 .. the frames left after frame 0 and the "
                                   "satellite and cloudy ones");

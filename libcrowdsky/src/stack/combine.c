@@ -302,7 +302,6 @@ CS_AVX2 static void cmpx_avx2(float *restrict x, float *restrict y)
         }
 }
 
-
 /* Runs a sorting network over a block of CHUNK pixels. */
 static void run_net(const struct net *nt, float *s, int use_avx2)
 {

@@ -8,7 +8,6 @@
 #include "crowdsky/align.h"
 #include "crowdsky/select.h"
 
-
 /* Seconds of a monotonic clock / of this thread's CPU time. */
 double cs__now(void);
 double cs__thread_cpu(void);
