@@ -102,6 +102,16 @@ def wait_jobs(job_ids, timeout):
     return {int(r[0]): (r[1], r[2]) for r in rows}
 
 
+def run_jobs(w, wdir, job_ids, timeout, label):
+    """Waits for the jobs with the worker w running (started again if it went
+    idle and exited); checks that they all completed. Returns the worker."""
+    if w.poll() is not None:
+        w = start_worker(wdir)
+    states = wait_jobs(job_ids, timeout)
+    check(states and all(s == "completed" for s, _ in states.values()), "%s completed: %r" % (label, states))
+    return w
+
+
 def check_stack(api, key, buffer_token, label):
     """The stack of chunk key `key`: listed, on WebDAV (FITS + PNG), downloadable,
     valid FITS; the raws of its upload session are gone."""
@@ -174,10 +184,7 @@ try:
     token4, r4 = script_upload(api, sim4 or [], max_fwhm_ratio="1.0")
     fin4 = r4.json() if r4.status == 200 else {}
     check(fin4.get("jobs") == 1, "finalize with max_fwhm_ratio=1.0: one job: %r" % r4)
-    if w.poll() is not None:
-        w = start_worker(wdir)
-    states = wait_jobs(fin4.get("job_ids", []), 240)
-    check(states and all(s == "completed" for s, _ in states.values()), "the selection job completed: %r" % states)
+    w = run_jobs(w, wdir, fin4.get("job_ids", []), 240, "the selection job")
     for key in fin4.get("chunks", []):
         st = check_stack(api, key, token4, "selection " + key)
         if st:
@@ -195,10 +202,7 @@ try:
     check(len(real) == 12, "12 real M 94 frames")
     token2, fin2 = upload_night(api, real)
     check(fin2.get("jobs") == 1, "the real 2 1/4-minute sequence makes ONE job (RA moved 193.04 -> 193.07): %r" % fin2)
-    if w.poll() is not None:
-        w = start_worker(wdir)
-    states = wait_jobs(fin2.get("job_ids", []), 400)
-    check(states and all(s == "completed" for s, _ in states.values()), "the M 94 job completed: %r" % states)
+    w = run_jobs(w, wdir, fin2.get("job_ids", []), 400, "the M 94 job")
     for key in fin2.get("chunks", []):
         st = check_stack(api, key, token2, "M 94 " + key)
         if st:
@@ -221,10 +225,7 @@ try:
     r = api.post_multipart("/api/upload_stack", [], [("file", "x.fits", b"SIMPLE  = nonsense")], csrf=False)
     check(r.status == 400 and "error" in r.json(), "upload_stack refuses a non-FITS file: %r" % r)
     if up.get("job_id"):
-        if w.poll() is not None:
-            w = start_worker(wdir)
-        states = wait_jobs([up["job_id"]], 120)
-        check(states.get(up["job_id"], ("",))[0] == "completed", "the upload_stack job completed: %r" % states)
+        w = run_jobs(w, wdir, [up["job_id"]], 120, "the upload_stack job")
         new = sql("SELECT webdav_path, n_frames_input, n_frames_aligned, COALESCE(thumbnail_path, '') "
                   "FROM stacked_frames s JOIN users u ON u.id = s.user_id "
                   "WHERE u.username = '%s' AND chunk_key = '%s'" % (name, key0))
